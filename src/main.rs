@@ -1,0 +1,5 @@
+//! `profdiff` binary entry point.
+
+fn main() {
+    println!("profdiff");
+}

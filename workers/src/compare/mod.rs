@@ -1,0 +1,1 @@
+//! Two profiles → comparison rows and the `profdiff.comparison/v1` document. Pure: no I/O.

@@ -1,0 +1,1 @@
+//! Profile → bytes: a marshal writer whose output Python's pstats loads.

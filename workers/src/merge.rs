@@ -1,0 +1,1 @@
+//! Several profiles → one, as `pstats.Stats.add` does.
