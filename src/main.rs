@@ -1,5 +1,42 @@
-//! `profdiff` binary entry point.
+//! `profdiff` binary entry point: parses the command line and hands off.
+//! `anyhow` lives only here and in the service start-up; the library crates use `thiserror`.
 
-fn main() {
-    println!("profdiff");
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Decode and compare Python profile dumps (cProfile, profile, yappi; marshal or pickle).
+#[derive(Debug, Parser)]
+#[command(name = "profdiff", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare a baseline dump with a candidate dump (offline; no server needed).
+    Compare(cli::compare::CompareArgs),
+    /// Describe one dump, like `python -m pstats`.
+    Inspect(cli::inspect::InspectArgs),
+    /// Merge several dumps into one marshal dump that pstats loads (like `Stats.add`).
+    Merge(cli::merge::MergeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap uses 0 for --help/--version and 2 for usage errors, as the contract wants.
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    match cli.command {
+        Command::Compare(args) => cli::compare::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Merge(args) => cli::merge::run(args),
+    }
 }
