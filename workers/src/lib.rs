@@ -9,5 +9,18 @@ pub mod encode;
 pub mod merge;
 pub mod profile;
 
+#[cfg(feature = "service")]
+pub mod actors;
+#[cfg(feature = "service")]
+pub mod janitor;
+#[cfg(feature = "service")]
+pub mod jobs;
+#[cfg(feature = "service")]
+pub mod keyspace;
+#[cfg(feature = "service")]
+pub mod migrate;
+#[cfg(feature = "service")]
+pub mod store;
+
 pub use decode::{decode, DecodeError};
 pub use profile::{Limits, Profile};
