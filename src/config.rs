@@ -56,6 +56,14 @@ pub struct Config {
     /// Worker heartbeat in seconds (a killed worker's jobs return after ~3 beats).
     #[arg(long, env = "WORKER_HEARTBEAT_SECS", default_value_t = 5)]
     pub worker_heartbeat_secs: u64,
+    /// Test hook: sleep this long inside every parse job (crash-recovery test).
+    #[arg(
+        long,
+        env = "PROFDIFF_DEBUG_PARSE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub debug_parse_delay_ms: u64,
 }
 
 impl Config {

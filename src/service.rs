@@ -213,6 +213,7 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
             store: store.clone(),
             pool: CpuPool::start(threads),
             wait_for_profiles: Duration::from_secs(60),
+            parse_delay: Duration::from_millis(cfg.debug_parse_delay_ms),
         };
         let concurrency = cfg.worker_concurrency.unwrap_or(threads * 2);
         background.push(tokio::spawn(runner::run_workers(

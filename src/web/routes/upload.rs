@@ -171,7 +171,7 @@ pub async fn upload(
     let mut jobs = Vec::with_capacity(saved.len());
     let mut p = redis::pipe();
     p.atomic();
-    for s in &saved {
+    for (order, s) in saved.iter().enumerate() {
         let job_id = new_id();
         let pkey = keys.profile(sid, &s.id);
         let jkey = keys.job(sid, &job_id);
@@ -191,7 +191,8 @@ pub async fn upload(
         .ignore()
         .expire_at(&pkey, session.expire_at)
         .ignore()
-        .zadd(keys.profiles(sid), &s.id, now)
+        // Same-millisecond uploads keep their request order.
+        .zadd(keys.profiles(sid), &s.id, now + order as i64)
         .ignore()
         .hset_multiple(
             &jkey,

@@ -60,6 +60,9 @@ pub struct JobContext {
     pub pool: CpuPool,
     /// How long a compare job waits for its profiles to be parsed.
     pub wait_for_profiles: Duration,
+    /// Pause after a parse job is marked running (zero in production; the crash-recovery
+    /// test sets it to kill a worker mid-job deterministically).
+    pub parse_delay: Duration,
 }
 
 /// Attempts for transient failures (Redis, I/O) before a job is marked failed.
@@ -179,6 +182,9 @@ async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
             job.expire_at,
         )
         .await?;
+    if !ctx.parse_delay.is_zero() {
+        tokio::time::sleep(ctx.parse_delay).await;
+    }
     let bytes = match tokio::fs::read(&job.path).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -67,8 +67,10 @@ pub fn apalis_config(name: &str, s: &QueueSettings) -> Config {
         .heartbeat_interval(s.heartbeat)
         .missed_heartbeats(s.missed_heartbeats)
         .batch_size(s.batch_size.max(1))
-        // Our own status records carry results; apalis' copies only grow Redis.
-        .persist_results(false)
+        // Must stay on: without it apalis never acks, and finished jobs sit in the
+        // worker's inflight set until orphan recovery runs them again. The janitor
+        // prunes the acked records (our own status keys carry the outcome).
+        .persist_results(true)
 }
 
 impl Queues {
