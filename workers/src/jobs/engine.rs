@@ -148,7 +148,8 @@ fn side(p: &Profile) -> Side {
 /// Compares two profiles.
 pub fn compare(a: &Profile, b: &Profile) -> Comparison {
     use std::collections::BTreeMap;
-    let mut map: BTreeMap<(String, i64, String), (Option<Nums>, Option<Nums>)> = BTreeMap::new();
+    type Sides = (Option<Nums>, Option<Nums>);
+    let mut map: BTreeMap<(String, i64, String), Sides> = BTreeMap::new();
     for (which, p) in [(0, a), (1, b)] {
         for f in &p.functions {
             let (file, line, name) = p.key_parts(f.key);
