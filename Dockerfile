@@ -1,5 +1,5 @@
 # profdiff: one image for every role (serve, web, worker, migrate).
-FROM rust:1.85-bookworm AS build
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin profdiff
