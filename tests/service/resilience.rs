@@ -199,3 +199,48 @@ async fn queue_cap_answers_429_and_nothing_dies() {
     assert_eq!(st, StatusCode::ACCEPTED);
     wait_parsed(&c, &web, accepted + 1).await;
 }
+
+/// apalis-redis' fetch script fails above ~8,000 due jobs; the chunked promoter keeps
+/// the workers alive through such a backlog (e.g. after a long worker outage).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backlog_past_8000_due_jobs_is_drained() {
+    use profdiff_workers::jobs::queue::{QueueSettings, Queues};
+    use profdiff_workers::jobs::ParseJob;
+    use profdiff_workers::keyspace::Keyspace;
+
+    let env = TestEnv::new();
+    let client = redis::Client::open(env.redis_url.as_str()).unwrap();
+    let conn = client.get_connection_manager().await.unwrap();
+    let keys = Keyspace::new(env.prefix.clone());
+    let queues = Queues::new(conn, &keys, QueueSettings::default());
+    const N: usize = 8_500;
+    for i in 0..N {
+        // Jobs of a session that no longer exists: the handler acks them at once.
+        let job = ParseJob {
+            session: "0".repeat(32),
+            profile_id: format!("{i:032x}"),
+            job_id: format!("{i:032x}"),
+            path: "/nonexistent".into(),
+            name: "x.prof".into(),
+            expire_at: 0,
+        };
+        queues.push_parse(job).await.unwrap();
+    }
+    assert_eq!(queues.depth().await.unwrap(), N as u64);
+    let _worker = env.start("worker", &[]);
+    let done_key = format!("{}:done", keys.parse_queue());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut r = env.redis();
+        let done: usize = redis::cmd("SCARD").arg(&done_key).query(&mut r).unwrap();
+        if done >= N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backlog not drained: {done}/{N} done"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(queues.depth().await.unwrap(), 0);
+}
