@@ -126,9 +126,8 @@ impl ViewQuery {
     fn options(&self) -> Result<ViewOptions, ApiError> {
         let mut o = ViewOptions::default();
         if let Some(s) = &self.sort {
-            o.sort = s
-                .parse()
-                .map_err(|e| ApiError::BadRequest(format!("sort: {e:?}")))?;
+            o.set_sort(s)
+                .map_err(|e| ApiError::BadRequest(format!("sort: {e}")))?;
         }
         o.descending = match self.order.as_deref() {
             None => o.descending,

@@ -126,6 +126,20 @@ pub struct ViewOptions {
     pub normalize: bool,
 }
 
+impl ViewOptions {
+    /// Sets key and direction from `KEY`, `-KEY` or `+KEY`.
+    pub fn set_sort(&mut self, spec: &str) -> Result<(), String> {
+        let (desc, key) = match spec.as_bytes().first() {
+            Some(b'-') => (true, &spec[1..]),
+            Some(b'+') => (false, &spec[1..]),
+            _ => (true, spec),
+        };
+        self.sort = key.parse()?;
+        self.descending = desc;
+        Ok(())
+    }
+}
+
 /// A filtered, sorted page.
 #[derive(Debug, Clone)]
 pub struct ComparisonView {
