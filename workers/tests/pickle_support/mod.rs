@@ -121,13 +121,15 @@ impl Writer {
                 if self.proto >= 2 {
                     self.out.push(if *b { 0x88 } else { 0x89 });
                 } else {
-                    self.out.extend_from_slice(if *b { b"I01\n" } else { b"I00\n" });
+                    self.out
+                        .extend_from_slice(if *b { b"I01\n" } else { b"I00\n" });
                 }
             }
             Py::Int(i) => self.save_int(*i),
             Py::Float(f) => {
                 if self.proto == 0 {
-                    self.out.extend_from_slice(format!("F{}\n", py_repr(*f)).as_bytes());
+                    self.out
+                        .extend_from_slice(format!("F{}\n", py_repr(*f)).as_bytes());
                 } else {
                     self.out.push(b'G');
                     self.out.extend_from_slice(&f.to_be_bytes());
@@ -146,7 +148,9 @@ impl Writer {
                 } else {
                     self.out.push(b']');
                     slot = Some(self.put());
-                    self.batched(items.len(), b'e', |w, i| w.save(&items[i]));
+                    self.batched(items.len(), b'e', |w, i| {
+                        w.save(&items[i]);
+                    });
                 }
             }
             Py::Dict(entries) => {
@@ -427,7 +431,10 @@ pub fn stats_object(stats: Py) -> Py {
         (s("total_calls"), Py::Int(7)),
         (s("prim_calls"), Py::Int(7)),
         (s("max_name_len"), Py::Int(12)),
-        (s("top_level"), Py::Set(vec![Py::Tuple(vec![s("~"), Py::Int(0), s("<module>")])])),
+        (
+            s("top_level"),
+            Py::Set(vec![Py::Tuple(vec![s("~"), Py::Int(0), s("<module>")])]),
+        ),
         (s("stats"), stats),
         (s("sort_arg_dict"), Py::Dict(vec![])),
     ])))

@@ -161,7 +161,10 @@ impl<'g> Walker<'g> {
 
     fn text_bytes(&self, v: Val) -> Option<&'g [u8]> {
         match v {
-            Val::Text { start, len } => self.input.get(start..start.checked_add(len)?),
+            Val::Text { start, len } => {
+                let start = start as usize;
+                self.input.get(start..start.checked_add(len as usize)?)
+            }
             Val::OwnedText(i) => self.graph.owned.get(i as usize).map(|s| s.as_bytes()),
             _ => None,
         }
@@ -268,11 +271,20 @@ impl<'g> Walker<'g> {
     /// the `profile` module's bare call count.
     fn edge(&self, v: Val) -> Result<EdgeStats, (&'static str, String)> {
         if let Some(&[nc, cc, tt, ct]) = self.tuple(v) {
+            // NaN is the model's "no time" sentinel, so the builder cannot see a NaN
+            // edge time: refuse non-finite ones here.
+            let finite = |t: f64, field: &'static str| {
+                if t.is_finite() {
+                    Ok(t)
+                } else {
+                    Err((field, format!("is {t}, not a finite number")))
+                }
+            };
             return Ok(EdgeStats::timed(
                 self.count(nc).map_err(|m| ("caller nc", m))?,
                 self.count(cc).map_err(|m| ("caller cc", m))?,
-                self.time(tt).map_err(|m| ("caller tt", m))?,
-                self.time(ct).map_err(|m| ("caller ct", m))?,
+                finite(self.time(tt).map_err(|m| ("caller tt", m))?, "caller tt")?,
+                finite(self.time(ct).map_err(|m| ("caller ct", m))?, "caller ct")?,
             ));
         }
         match v {

@@ -53,8 +53,9 @@ impl Allowed {
     }
 }
 
-/// A value on the stack, in the memo or inside a container. Small and `Copy`, so a
-/// memo GET never copies more than 24 bytes.
+/// A value on the stack, in the memo or inside a container. 16 bytes and `Copy`
+/// (offsets are u32: inputs past 4 GiB are refused up front), so a memo GET copies
+/// no more than that.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Val {
     /// `None`.
@@ -66,16 +67,16 @@ pub(super) enum Val {
     /// An int beyond 64 bits; `at` is its opcode's offset.
     BigInt {
         /// Offset of the opcode.
-        at: usize,
+        at: u32,
     },
     /// A float.
     Float(f64),
     /// Text stored in the input as UTF-8 (or Python 2 bytes): `input[start..start + len]`.
     Text {
         /// First byte in the input.
-        start: usize,
+        start: u32,
         /// Length in bytes.
-        len: usize,
+        len: u32,
     },
     /// Text decoded from a protocol-0 escaped form: [`Graph::owned`]`[i]`.
     OwnedText(u32),
@@ -109,7 +110,7 @@ pub(super) enum Kind {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Container {
     /// Offset of the creating opcode.
-    pub(super) at: usize,
+    pub(super) at: u32,
     /// Contents.
     pub(super) kind: Kind,
 }
@@ -134,6 +135,15 @@ const CLIP: usize = 80;
 
 /// Runs a pickle up to its `STOP`.
 pub(super) fn run(input: &[u8], limits: &Limits) -> Result<Graph, PickleError> {
+    if u32::try_from(input.len()).is_err() {
+        return Err(PickleError::Malformed {
+            at: 0,
+            reason: format!(
+                "{} bytes is past the 4 GiB a pickle may have here",
+                input.len()
+            ),
+        });
+    }
     let mut m = Machine {
         input,
         pos: 0,
@@ -314,7 +324,8 @@ impl<'a> Machine<'a> {
     fn new_container(&mut self, kind: Kind) -> Result<Val, PickleError> {
         let id = Cid::try_from(self.containers.len())
             .map_err(|_| self.malformed("more than 4 billion containers"))?;
-        self.containers.push(Container { at: self.at, kind });
+        let at = self.at32();
+        self.containers.push(Container { at, kind });
         Ok(Val::Ref(id))
     }
 
@@ -381,7 +392,7 @@ impl<'a> Machine<'a> {
             return Ok(Val::Int(i));
         }
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(Val::BigInt { at: self.at });
+            return Ok(Val::BigInt { at: self.at32() });
         }
         Err(self.malformed(format!(
             "{opcode} argument {:?} is not an integer",
@@ -397,7 +408,7 @@ impl<'a> Machine<'a> {
         let (low, high) = bytes.split_at(bytes.len().min(8));
         let low_sign = low.last().is_some_and(|b| b & 0x80 != 0);
         if high.iter().any(|&b| b != fill) || (!high.is_empty() && low_sign != negative) {
-            return Val::BigInt { at: self.at };
+            return Val::BigInt { at: self.at32() };
         }
         let mut buf = [fill; 8];
         buf.get_mut(..low.len())
@@ -424,10 +435,16 @@ impl<'a> Machine<'a> {
 
     /// The text just taken: the last `len` bytes before `pos`.
     fn text_slice(&self, bytes: &[u8]) -> Val {
+        let start = self.pos.saturating_sub(bytes.len());
         Val::Text {
-            start: self.pos.saturating_sub(bytes.len()),
-            len: bytes.len(),
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(bytes.len()).unwrap_or(0),
         }
+    }
+
+    /// The opcode offset as u32 (`run` refused inputs that do not fit).
+    fn at32(&self) -> u32 {
+        u32::try_from(self.at).unwrap_or(u32::MAX)
     }
 
     fn op(&mut self, op: u8) -> Result<(), PickleError> {
@@ -786,8 +803,11 @@ impl<'a> Machine<'a> {
                     );
                 };
                 let input = self.input;
-                let module = input.get(ms..ms + ml).unwrap_or_default();
-                let name = input.get(ns..ns + nl).unwrap_or_default();
+                let slice = |start: u32, len: u32| {
+                    let start = start as usize;
+                    input.get(start..start + len as usize).unwrap_or_default()
+                };
+                let (module, name) = (slice(ms, ml), slice(ns, nl));
                 let g = self.global(module, name)?;
                 self.push(Val::Global(g));
             }
