@@ -353,6 +353,25 @@ fn nesting_is_bounded() {
 }
 
 #[test]
+fn memo_references_never_multiply_data() {
+    // set(list_of_10000) rebuilt 50,000 times from memo references: 8 GB if each set
+    // copied the list.
+    let mut b = b"\x80\x02]q\x00(".to_vec();
+    b.extend(std::iter::repeat_n(*b"K\x01", 10_000).flatten());
+    b.extend_from_slice(b"ec__builtin__\nset\nq\x01h\x00\x85q\x02");
+    b.extend(std::iter::repeat_n(*b"h\x01h\x02R0", 50_000).flatten());
+    b.extend_from_slice(b"}.");
+    refused(&b, "the stats dict is empty");
+    // One str of 1 MB pushed 100,000 times by memo GET: values are 16-byte references.
+    let mut s = b"\x80\x02X\x00\x00\x10\x00".to_vec();
+    s.extend(std::iter::repeat_n(b'a', 1 << 20));
+    s.extend_from_slice(b"q\x00]q\x01(");
+    s.extend(std::iter::repeat_n(*b"h\x00", 100_000).flatten());
+    s.extend_from_slice(b"e.");
+    refused(&s, "the pickle holds a list");
+}
+
+#[test]
 fn bad_numbers_and_names_are_named() {
     let e = |stats: (Py, Py, Py, Py), callers: Vec<(Py, Py)>| {
         let key = Py::Tuple(vec![

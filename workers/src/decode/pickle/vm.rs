@@ -805,7 +805,9 @@ impl<'a> Machine<'a> {
                 let input = self.input;
                 let slice = |start: u32, len: u32| {
                     let start = start as usize;
-                    input.get(start..start + len as usize).unwrap_or_default()
+                    input
+                        .get(start..start.saturating_add(len as usize))
+                        .unwrap_or_default()
                 };
                 let (module, name) = (slice(ms, ml), slice(ns, nl));
                 let g = self.global(module, name)?;
@@ -957,16 +959,19 @@ impl<'a> Machine<'a> {
                 self.new_container(Kind::Set(Vec::new()))
             }
             (Val::Global(Allowed::Set | Allowed::FrozenSet), [Val::Ref(id)]) => {
-                let items = match self.containers.get(*id as usize).map(|c| &c.kind) {
-                    Some(Kind::List(items) | Kind::Tuple(items) | Kind::Set(items)) => {
-                        items.clone()
-                    }
-                    _ => {
-                        return Err(self
-                            .refused("REDUCE", "builds a set from something that is not a list"))
-                    }
-                };
-                self.new_container(Kind::Set(items))
+                let from_sequence = matches!(
+                    self.containers.get(*id as usize).map(|c| &c.kind),
+                    Some(Kind::List(_) | Kind::Tuple(_) | Kind::Set(_))
+                );
+                if !from_sequence {
+                    return Err(
+                        self.refused("REDUCE", "builds a set from something that is not a list")
+                    );
+                }
+                // A set is never part of a stats dict (only of the ignored `top_level`),
+                // so its items are not copied: `set(shared_list)` repeated through the
+                // memo must not multiply the list.
+                self.new_container(Kind::Set(Vec::new()))
             }
             _ => {
                 let args = self.describe(args);
@@ -1144,6 +1149,12 @@ mod tests {
             m(&[0, 0, 0, 0, 0, 0, 0, 0, 1]),
             Val::BigInt { .. }
         ));
+    }
+
+    #[test]
+    fn values_stay_small() {
+        // The graph's memory per input byte depends on it.
+        assert_eq!(std::mem::size_of::<Val>(), 16);
     }
 
     #[test]
