@@ -8,10 +8,14 @@
 //! is measured against the edge budget before it is copied.
 //!
 //! Why not a pickle crate: serde-pickle 1.2 cannot decode real pstats pickles (memo
-//! bug). deser-pickle 0.10 decodes them all, but it turns `os.system(...)` into its
-//! arguments without saying so (globals cannot be refused), expands shared values
-//! (a callers dict shared 10,000 times grew to 135 MB before its event limit fired),
-//! has no nesting limit and needs Rust 1.88. The machine here is ~600 lines.
+//! bug). deser-pickle 0.10.2 decodes every fixture and never runs code, but it accepts
+//! every global (`os.system(cmd)` reads as `cmd`, the class kept only as metadata to
+//! check afterwards), expands shared values before anything can measure them (a
+//! callers dict shared by 10,000 entries grew to 135 MB before its 2^20-event limit
+//! fired), has no nesting limit (100,000 nested lists accepted), reports length claims
+//! as "unexpected end of input" at the end of the file, and needs Rust 1.88 (the
+//! workspace targets 1.85). Wrapping it would mean a pre-scan that is this machine
+//! again, so the decoder is hand-written and data-only.
 
 mod schema;
 mod vm;
