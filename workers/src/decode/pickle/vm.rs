@@ -150,7 +150,7 @@ pub(super) fn run(input: &[u8], limits: &Limits) -> Result<Graph, PickleError> {
         at: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Memo::default(),
         containers: Vec::new(),
         owned: Vec::new(),
         proto: None,
@@ -177,6 +177,43 @@ pub(super) fn run(input: &[u8], limits: &Limits) -> Result<Graph, PickleError> {
     }
 }
 
+/// The memo. Python numbers slots 0, 1, 2, ... so they live in a vector that grows by
+/// one slot per PUT; any other slot number goes to a map, so a claimed slot never
+/// sizes an allocation.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Val>>,
+    sparse: HashMap<u64, Val>,
+    /// Slots filled (what `MEMOIZE` numbers the next one by, as `len(memo)` in Python).
+    len: u64,
+}
+
+impl Memo {
+    fn get(&self, slot: u64) -> Option<Val> {
+        let dense = usize::try_from(slot).ok().and_then(|i| self.dense.get(i));
+        match dense {
+            Some(&v) => v,
+            None => self.sparse.get(&slot).copied(),
+        }
+    }
+
+    fn put(&mut self, slot: u64, v: Val) {
+        let index = usize::try_from(slot).ok();
+        if let Some(cell) = index.and_then(|i| self.dense.get_mut(i)) {
+            if cell.replace(v).is_none() {
+                self.len += 1;
+            }
+        } else if index == Some(self.dense.len()) {
+            if self.sparse.remove(&slot).is_none() {
+                self.len += 1;
+            }
+            self.dense.push(Some(v));
+        } else if self.sparse.insert(slot, v).is_none() {
+            self.len += 1;
+        }
+    }
+}
+
 struct Machine<'a> {
     input: &'a [u8],
     pos: usize,
@@ -184,7 +221,7 @@ struct Machine<'a> {
     at: usize,
     stack: Vec<Val>,
     marks: Vec<usize>,
-    memo: HashMap<u64, Val>,
+    memo: Memo,
     containers: Vec<Container>,
     owned: Vec<String>,
     proto: Option<u8>,
@@ -348,13 +385,13 @@ impl<'a> Machine<'a> {
 
     fn memo_put(&mut self, slot: u64) -> Result<(), PickleError> {
         let v = self.top()?;
-        self.memo.insert(slot, v);
+        self.memo.put(slot, v);
         Ok(())
     }
 
     fn memo_get(&mut self, slot: u64) -> Result<(), PickleError> {
-        match self.memo.get(&slot) {
-            Some(&v) => {
+        match self.memo.get(slot) {
+            Some(v) => {
                 self.push(v);
                 Ok(())
             }
@@ -770,7 +807,7 @@ impl<'a> Machine<'a> {
                 self.memo_put(slot.into())?;
             }
             0x94 => {
-                let slot = self.memo.len() as u64;
+                let slot = self.memo.len;
                 self.memo_put(slot)?;
             }
             b'g' => {
@@ -1149,6 +1186,24 @@ mod tests {
             m(&[0, 0, 0, 0, 0, 0, 0, 0, 1]),
             Val::BigInt { .. }
         ));
+    }
+
+    #[test]
+    fn memo_is_dense_for_python_numbering_and_sparse_otherwise() {
+        let mut m = Memo::default();
+        m.put(0, Val::Int(0));
+        m.put(1, Val::Int(1));
+        m.put(1 << 40, Val::Int(2));
+        m.put(3, Val::Int(3));
+        m.put(2, Val::Int(4));
+        m.put(3, Val::Int(5));
+        assert_eq!(m.dense.len(), 4);
+        assert_eq!(m.sparse.len(), 1);
+        assert_eq!(m.len, 5);
+        assert_eq!(m.get(3), Some(Val::Int(5)));
+        assert_eq!(m.get(1 << 40), Some(Val::Int(2)));
+        assert_eq!(m.get(4), None);
+        assert_eq!(m.get(u64::MAX), None);
     }
 
     #[test]
