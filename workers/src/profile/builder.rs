@@ -149,7 +149,8 @@ impl ProfileBuilder {
         self.sampled = true;
     }
 
-    fn describe(&self, key: KeyId) -> String {
+    /// A key as `file:line(name)`, for error messages.
+    pub fn describe(&self, key: KeyId) -> String {
         let k = self.keys[key as usize];
         format!("{}:{}({})", self.str(k.file), k.line, self.str(k.name))
     }
@@ -198,6 +199,26 @@ impl ProfileBuilder {
                 input_len: self.input_len,
             });
         }
+        Ok(())
+    }
+
+    /// Number of caller edges added so far (decoders remember ranges of them).
+    pub fn edges_len(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Gives the current function a copy of the edges `start..end` added earlier (a
+    /// callers dict shared by reference). The budget is checked for the whole range
+    /// before anything is copied, so a shared dict is refused rather than expanded.
+    pub fn repeat_edges(&mut self, start: usize, end: usize) -> Result<(), ShapeError> {
+        let Some(current) = self.current else {
+            return Err(ShapeError::EdgeOutsideFunction);
+        };
+        let end = end.min(self.edges.len());
+        let start = start.min(end);
+        self.reserve_edges(end - start)?;
+        self.edges.extend_from_within(start..end);
+        self.functions[current].callers_end = self.edges.len() as u32;
         Ok(())
     }
 
