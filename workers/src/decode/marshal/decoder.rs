@@ -143,7 +143,7 @@ impl<'a> Decoder<'a> {
     #[inline]
     pub(super) fn type_byte(&mut self) -> Result<(usize, u8), MarshalError> {
         let at = self.r.pos();
-        let code = self.r.u8("a type code (EOF where an object was expected)")?;
+        let code = self.r.u8("a type code")?;
         self.features |= FEATURES[code as usize];
         Ok((at, code))
     }
