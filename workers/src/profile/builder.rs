@@ -1,7 +1,9 @@
 //! Validating builder shared by all decoders: interns text, enforces budgets and
 //! pstats' number rules, and computes totals the way pstats does.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::limits::Limits;
 use super::model::{
@@ -58,17 +60,24 @@ pub enum ShapeError {
     EdgeOutsideFunction,
 }
 
+/// Marks a key without a stats entry in `function_of_key`.
+const NO_FUNCTION: u32 = u32::MAX;
+
 /// Streams functions and caller edges into a [`Profile`].
 #[derive(Debug)]
 pub struct ProfileBuilder {
     limits: Limits,
     input_len: usize,
     strings: Vec<Box<str>>,
-    string_index: HashMap<Box<str>, Sym>,
+    /// Symbols by the hash of their text; the text itself lives only in `strings`.
+    string_index: HashTable<Sym>,
+    hasher: DefaultHashBuilder,
     keys: Vec<FuncKey>,
-    key_index: HashMap<FuncKey, KeyId>,
+    /// Key ids by the hash of their key; the keys themselves live only in `keys`.
+    key_index: HashTable<KeyId>,
     functions: Vec<Function>,
-    function_of_key: HashMap<KeyId, usize>,
+    /// Function index per key id (`NO_FUNCTION` when the key has no entry).
+    function_of_key: Vec<u32>,
     edges: Vec<Edge>,
     current: Option<usize>,
     sampled: bool,
@@ -81,11 +90,12 @@ impl ProfileBuilder {
             limits,
             input_len,
             strings: Vec::new(),
-            string_index: HashMap::new(),
+            string_index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             keys: Vec::new(),
-            key_index: HashMap::new(),
+            key_index: HashTable::new(),
             functions: Vec::new(),
-            function_of_key: HashMap::new(),
+            function_of_key: Vec::new(),
             edges: Vec::new(),
             current: None,
             sampled: false,
@@ -99,7 +109,12 @@ impl ProfileBuilder {
 
     /// Interns a string.
     pub fn intern(&mut self, s: &str) -> Result<Sym, ShapeError> {
-        if let Some(&sym) = self.string_index.get(s) {
+        let hash = self.hasher.hash_one(s);
+        let strings = &self.strings;
+        if let Some(&sym) = self
+            .string_index
+            .find(hash, |&sym| &*strings[sym as usize] == s)
+        {
             return Ok(sym);
         }
         if s.len() > self.limits.max_string_bytes {
@@ -109,9 +124,11 @@ impl ProfileBuilder {
             });
         }
         let sym = self.strings.len() as Sym;
-        let boxed: Box<str> = s.into();
-        self.strings.push(boxed.clone());
-        self.string_index.insert(boxed, sym);
+        self.strings.push(s.into());
+        let (strings, hasher) = (&self.strings, &self.hasher);
+        self.string_index.insert_unique(hash, sym, |&sym| {
+            hasher.hash_one(&*strings[sym as usize])
+        });
         Ok(sym)
     }
 
@@ -135,12 +152,17 @@ impl ProfileBuilder {
     /// The id for key `(file, line, name)`, creating it if new.
     pub fn key(&mut self, file: Sym, line: i64, name: Sym) -> KeyId {
         let k = FuncKey { file, line, name };
-        if let Some(&id) = self.key_index.get(&k) {
+        let hash = self.hasher.hash_one(k);
+        let keys = &self.keys;
+        if let Some(&id) = self.key_index.find(hash, |&id| keys[id as usize] == k) {
             return id;
         }
         let id = self.keys.len() as KeyId;
         self.keys.push(k);
-        self.key_index.insert(k, id);
+        let (keys, hasher) = (&self.keys, &self.hasher);
+        self.key_index
+            .insert_unique(hash, id, |&id| hasher.hash_one(keys[id as usize]));
+        self.function_of_key.push(NO_FUNCTION);
         id
     }
 
@@ -174,7 +196,13 @@ impl ProfileBuilder {
             callers_start: start,
             callers_end: start,
         };
-        let index = if let Some(&i) = self.function_of_key.get(&key) {
+        let known = self
+            .function_of_key
+            .get(key as usize)
+            .copied()
+            .filter(|&i| i != NO_FUNCTION);
+        let index = if let Some(i) = known {
+            let i = i as usize;
             self.functions[i] = entry;
             i
         } else {
@@ -184,7 +212,9 @@ impl ProfileBuilder {
                 });
             }
             self.functions.push(entry);
-            self.function_of_key.insert(key, self.functions.len() - 1);
+            if let Some(slot) = self.function_of_key.get_mut(key as usize) {
+                *slot = (self.functions.len() - 1) as u32;
+            }
             self.functions.len() - 1
         };
         self.current = Some(index);
@@ -200,6 +230,24 @@ impl ProfileBuilder {
             });
         }
         Ok(())
+    }
+
+    /// Pre-sizes the function and edge tables for about this many entries, so large
+    /// dumps do not pay for doubling (two tables alive at once). Untouched capacity of a
+    /// large allocation is not resident, so a generous guess costs little memory.
+    pub fn reserve_hint(&mut self, functions: usize, edges: usize) {
+        let functions = functions.min(self.limits.max_functions);
+        let edges = edges.min(self.limits.max_edges);
+        self.functions.reserve(functions);
+        self.keys.reserve(functions);
+        self.function_of_key.reserve(functions);
+        self.edges.reserve(edges);
+        // Hash tables hold 4-byte ids, so pre-sizing them is cheap and saves rehashing.
+        let (keys, strings, hasher) = (&self.keys, &self.strings, &self.hasher);
+        self.key_index
+            .reserve(functions, |&id| hasher.hash_one(keys[id as usize]));
+        self.string_index
+            .reserve(functions, |&sym| hasher.hash_one(&*strings[sym as usize]));
     }
 
     /// Number of caller edges added so far (decoders remember ranges of them).

@@ -205,6 +205,11 @@ impl<'a> Decoder<'a> {
         if code & !FLAG_REF != TYPE_DICT {
             return Err(self.unexpected_code("top-level object".into(), at, code, "a stats dict"));
         }
+        // Real dumps spend about 57 bytes per caller edge and 180 per function (v4);
+        // guess high, since unused capacity is not resident.
+        let len = self.r.buf().len();
+        self.b.reserve_hint(len / 96, len / 40);
+        self.refs.reserve(len / 96);
         // The stats dict stays "being read" to the end: a reference to it is a cycle.
         self.reserve(code, Slot::Pending(Kind::Dict));
         loop {
