@@ -9,50 +9,164 @@ use support::{fixtures, read_fixture};
 
 /// A distinctive part of the message each bad marshal file must be refused with.
 const BAD: &[(&str, &str)] = &[
-    ("dangling_ref.prof", "reference 5 at byte 46 was never stored"),
-    ("huge_bytes_claim.prof", "bytes object at byte 0 claims 2147483647 bytes but only 16 bytes remain"),
-    ("huge_claim_inside_stats.prof", "tuple at byte 46 claims 2147483647 elements but only 0 bytes remain"),
-    ("huge_frozenset_claim.prof", "frozenset at byte 0 claims 2147483647 elements"),
-    ("huge_list_claim.prof", "list at byte 0 claims 2147483647 elements but only 8 bytes remain"),
-    ("huge_long_claim.prof", "int at byte 0 claims 2147483647 15-bit digits"),
-    ("huge_set_claim.prof", "set at byte 0 claims 2147483647 elements"),
-    ("huge_tuple_claim.prof", "tuple at byte 0 claims 2147483647 elements but only 8 bytes remain"),
-    ("huge_unicode_claim.prof", "str at byte 0 claims 2147483647 bytes but only 3 bytes remain"),
-    ("negative_length.prof", "tuple at byte 0 has a negative length -1"),
+    (
+        "dangling_ref.prof",
+        "reference 5 at byte 46 was never stored",
+    ),
+    (
+        "huge_bytes_claim.prof",
+        "bytes object at byte 0 claims 2147483647 bytes but only 16 bytes remain",
+    ),
+    (
+        "huge_claim_inside_stats.prof",
+        "tuple at byte 46 claims 2147483647 elements but only 0 bytes remain",
+    ),
+    (
+        "huge_frozenset_claim.prof",
+        "frozenset at byte 0 claims 2147483647 elements",
+    ),
+    (
+        "huge_list_claim.prof",
+        "list at byte 0 claims 2147483647 elements but only 8 bytes remain",
+    ),
+    (
+        "huge_long_claim.prof",
+        "int at byte 0 claims 2147483647 15-bit digits",
+    ),
+    (
+        "huge_set_claim.prof",
+        "set at byte 0 claims 2147483647 elements",
+    ),
+    (
+        "huge_tuple_claim.prof",
+        "tuple at byte 0 claims 2147483647 elements but only 8 bytes remain",
+    ),
+    (
+        "huge_unicode_claim.prof",
+        "str at byte 0 claims 2147483647 bytes but only 3 bytes remain",
+    ),
+    (
+        "negative_length.prof",
+        "tuple at byte 0 has a negative length -1",
+    ),
     ("nested_dict_100000.prof", "nesting deeper than 200 at byte"),
-    ("nested_in_callers_100000.prof", "nesting deeper than 200 at byte"),
-    ("nested_tuple_100000.prof", "nesting deeper than 200 at byte"),
-    ("random_after_dict_marker.prof", "unknown marshal type code 0x9c at byte 1"),
+    (
+        "nested_in_callers_100000.prof",
+        "nesting deeper than 200 at byte",
+    ),
+    (
+        "nested_tuple_100000.prof",
+        "nesting deeper than 200 at byte",
+    ),
+    (
+        "random_after_dict_marker.prof",
+        "unknown marshal type code 0x9c at byte 1",
+    ),
     ("random_bytes.prof", "unknown marshal type code"),
-    ("ref_bomb_tuple.prof", "top-level object at byte 0 is a tuple, expected a stats dict"),
-    ("ref_cycle_callers_is_stats.prof", "reference 0 at byte 76 points back into a container that is still being read (a cycle)"),
-    ("shape_callers_not_dict.prof", "callers of /home/dev/textpipe/textpipe.py:116(main) at byte 76 is a list, expected a dict"),
-    ("shape_callers_value_arity3.prof", "is a 3-tuple, expected an (nc, cc, tt, ct) tuple or an int call count"),
-    ("shape_callers_value_str.prof", "is a str, expected an (nc, cc, tt, ct) tuple or an int call count"),
-    ("shape_code_object.prof", "top-level object at byte 0 is a code object, expected a stats dict"),
-    ("shape_count_overflows_u64.prof", "nc of /home/dev/textpipe/textpipe.py:116(main) at byte 53 is an integer beyond 64 bits"),
+    (
+        "ref_bomb_tuple.prof",
+        "top-level object at byte 0 is a tuple, expected a stats dict",
+    ),
+    (
+        "ref_cycle_callers_is_stats.prof",
+        "reference 0 at byte 76 points back into a container that is still being read (a cycle)",
+    ),
+    (
+        "shape_callers_not_dict.prof",
+        "callers of /home/dev/textpipe/textpipe.py:116(main) at byte 76 is a list, expected a dict",
+    ),
+    (
+        "shape_callers_value_arity3.prof",
+        "is a 3-tuple, expected an (nc, cc, tt, ct) tuple or an int call count",
+    ),
+    (
+        "shape_callers_value_str.prof",
+        "is a str, expected an (nc, cc, tt, ct) tuple or an int call count",
+    ),
+    (
+        "shape_code_object.prof",
+        "top-level object at byte 0 is a code object, expected a stats dict",
+    ),
+    (
+        "shape_count_overflows_u64.prof",
+        "nc of /home/dev/textpipe/textpipe.py:116(main) at byte 53 is an integer beyond 64 bits",
+    ),
     ("shape_empty_dict.prof", "the stats dict is empty"),
-    ("shape_float_counts.prof", "cc of /home/dev/textpipe/textpipe.py:116(main) at byte 48 is a float, expected an int"),
+    (
+        "shape_float_counts.prof",
+        "cc of /home/dev/textpipe/textpipe.py:116(main) at byte 48 is a float, expected an int",
+    ),
     ("shape_inf_time.prof", "is inf, not a finite number"),
-    ("shape_int.prof", "top-level object at byte 0 is an int, expected a stats dict"),
-    ("shape_key_arity2.prof", "stats key at byte 1 is a 2-tuple, expected a (file, line, function) tuple"),
-    ("shape_key_not_tuple.prof", "stats key at byte 1 is a str, expected a (file, line, function) tuple"),
-    ("shape_list.prof", "top-level object at byte 0 is a list, expected a stats dict"),
+    (
+        "shape_int.prof",
+        "top-level object at byte 0 is an int, expected a stats dict",
+    ),
+    (
+        "shape_key_arity2.prof",
+        "stats key at byte 1 is a 2-tuple, expected a (file, line, function) tuple",
+    ),
+    (
+        "shape_key_not_tuple.prof",
+        "stats key at byte 1 is a str, expected a (file, line, function) tuple",
+    ),
+    (
+        "shape_list.prof",
+        "top-level object at byte 0 is a list, expected a stats dict",
+    ),
     ("shape_nan_time.prof", "is NaN, not a finite number"),
-    ("shape_none.prof", "top-level object at byte 0 is None, expected a stats dict"),
-    ("shape_nonint_lineno.prof", "line number of a stats key at byte 35 is a str, expected an int"),
-    ("shape_nonstring_filename.prof", "file name in a stats key at byte 3 is an int, expected a str"),
-    ("shape_string_time.prof", "tt of /home/dev/textpipe/textpipe.py:116(main) at byte 58 is a str, expected a number"),
-    ("shape_value_arity4.prof", "at byte 46 is a 4-tuple, expected a (cc, nc, tt, ct, callers) tuple"),
-    ("shape_value_arity6.prof", "at byte 46 is a 6-tuple, expected a (cc, nc, tt, ct, callers) tuple"),
+    (
+        "shape_none.prof",
+        "top-level object at byte 0 is None, expected a stats dict",
+    ),
+    (
+        "shape_nonint_lineno.prof",
+        "line number of a stats key at byte 35 is a str, expected an int",
+    ),
+    (
+        "shape_nonstring_filename.prof",
+        "file name in a stats key at byte 3 is an int, expected a str",
+    ),
+    (
+        "shape_string_time.prof",
+        "tt of /home/dev/textpipe/textpipe.py:116(main) at byte 58 is a str, expected a number",
+    ),
+    (
+        "shape_value_arity4.prof",
+        "at byte 46 is a 4-tuple, expected a (cc, nc, tt, ct, callers) tuple",
+    ),
+    (
+        "shape_value_arity6.prof",
+        "at byte 46 is a 6-tuple, expected a (cc, nc, tt, ct, callers) tuple",
+    ),
     ("shared_callers_amplification.prof", "too large: more than"),
-    ("truncated_at_1.prof", "truncated marshal data at byte 1 (expected a type code)"),
-    ("truncated_at_2.prof", "truncated marshal data at byte 2 (expected a 1-byte tuple size)"),
-    ("truncated_at_7.prof", "truncated marshal data at byte 5 (expected string bytes)"),
-    ("truncated_at_8381.prof", "truncated marshal data at byte 8380"),
-    ("truncated_at_12572.prof", "truncated marshal data at byte 12569 (expected an 8-byte float)"),
-    ("truncated_at_25144.prof", "truncated marshal data at byte 25144 (expected a type code)"),
-    ("unknown_type_byte.prof", "unknown marshal type code 0x01 at byte 46"),
+    (
+        "truncated_at_1.prof",
+        "truncated marshal data at byte 1 (expected a type code)",
+    ),
+    (
+        "truncated_at_2.prof",
+        "truncated marshal data at byte 2 (expected a 1-byte tuple size)",
+    ),
+    (
+        "truncated_at_7.prof",
+        "truncated marshal data at byte 5 (expected string bytes)",
+    ),
+    (
+        "truncated_at_8381.prof",
+        "truncated marshal data at byte 8380",
+    ),
+    (
+        "truncated_at_12572.prof",
+        "truncated marshal data at byte 12569 (expected an 8-byte float)",
+    ),
+    (
+        "truncated_at_25144.prof",
+        "truncated marshal data at byte 25144 (expected a type code)",
+    ),
+    (
+        "unknown_type_byte.prof",
+        "unknown marshal type code 0x01 at byte 46",
+    ),
 ];
 
 /// Files the container sniffing in `decode` refuses before any decoder runs.
@@ -130,7 +244,9 @@ fn shared_callers_dict_is_refused_before_expansion() {
     assert!(
         matches!(
             err,
-            marshal::MarshalError::Shape(profdiff_workers::profile::ShapeError::TooManyEdges { .. })
+            marshal::MarshalError::Shape(
+                profdiff_workers::profile::ShapeError::TooManyEdges { .. }
+            )
         ),
         "{err}"
     );
@@ -142,7 +258,10 @@ fn shared_callers_dict_is_refused_before_expansion() {
         ..Limits::for_input(bytes.len())
     };
     let err = marshal::decode(&bytes, "x", limits).unwrap_err();
-    assert!(err.to_string().contains("more than 3000 caller edges"), "{err}");
+    assert!(
+        err.to_string().contains("more than 3000 caller edges"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -16,19 +16,31 @@ fn marshal_files() -> Vec<Value> {
     files
         .into_iter()
         .filter(|f| f["format"] == "marshal")
-        .filter(|f| support::fixtures().join(f["file"].as_str().unwrap()).exists())
+        .filter(|f| {
+            support::fixtures()
+                .join(f["file"].as_str().unwrap())
+                .exists()
+        })
         .collect()
 }
 
 #[test]
 fn every_marshal_fixture_matches_the_manifest() {
     let files = marshal_files();
-    assert!(files.len() >= 34, "only {} marshal fixtures found", files.len());
+    assert!(
+        files.len() >= 34,
+        "only {} marshal fixtures found",
+        files.len()
+    );
     for f in &files {
         let name = f["file"].as_str().unwrap();
         let p = decode(&read_fixture(name), name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(p.name, name);
-        assert_eq!(p.len() as u64, f["functions"].as_u64().unwrap(), "{name} functions");
+        assert_eq!(
+            p.len() as u64,
+            f["functions"].as_u64().unwrap(),
+            "{name} functions"
+        );
         assert_eq!(
             p.totals.total_calls,
             f["total_calls"].as_i64().unwrap(),
@@ -51,7 +63,11 @@ fn every_marshal_fixture_matches_the_manifest() {
             .map(|f| p.callers(f).len())
             .max()
             .unwrap_or(0);
-        assert_eq!(max_callers as u64, f["max_callers"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            max_callers as u64,
+            f["max_callers"].as_u64().unwrap(),
+            "{name}"
+        );
         let want_version = if name.contains("marshal-v0") {
             0
         } else if name.contains("marshal-v2") {
@@ -134,7 +150,10 @@ fn check_expected(dump: &str, expected: &str) {
     let doc: Value = serde_json::from_slice(&read_fixture(expected)).unwrap();
     assert_eq!(p.len() as u64, doc["functions"].as_u64().unwrap(), "{dump}");
     assert_eq!(p.totals.total_calls, doc["total_calls"].as_i64().unwrap());
-    assert_eq!(p.totals.primitive_calls, doc["primitive_calls"].as_i64().unwrap());
+    assert_eq!(
+        p.totals.primitive_calls,
+        doc["primitive_calls"].as_i64().unwrap()
+    );
     assert_eq!(p.totals.total_time, doc["total_time"].as_f64().unwrap());
     let by_key: HashMap<Parts, usize> = p
         .functions
@@ -147,7 +166,9 @@ fn check_expected(dump: &str, expected: &str) {
     assert_eq!(entries.len(), p.len());
     for want in entries {
         let k = json_parts(want);
-        let f = &p.functions[*by_key.get(&k).unwrap_or_else(|| panic!("{dump}: missing {k:?}"))];
+        let f = &p.functions[*by_key
+            .get(&k)
+            .unwrap_or_else(|| panic!("{dump}: missing {k:?}"))];
         assert_eq!(f.stats.cc, want["cc"].as_i64().unwrap(), "{dump} {k:?} cc");
         assert_eq!(f.stats.nc, want["nc"].as_i64().unwrap(), "{dump} {k:?} nc");
         assert_eq!(Some(f.stats.tt), num(&want["tt"]), "{dump} {k:?} tt");
@@ -229,9 +250,10 @@ fn trailing_garbage_is_ignored_like_pstats() {
     let clean = read_fixture("edge/trailing_garbage.prof");
     // Everything the valid dump holds is there, whatever follows it.
     assert_eq!(p.totals.total_calls, {
-        let doc: Value =
-            serde_json::from_slice(&read_fixture("expected/edge/trailing_garbage.prof.single.expected.json"))
-                .unwrap();
+        let doc: Value = serde_json::from_slice(&read_fixture(
+            "expected/edge/trailing_garbage.prof.single.expected.json",
+        ))
+        .unwrap();
         doc["total_calls"].as_i64().unwrap()
     });
     assert!(clean.len() > 25145);

@@ -126,9 +126,8 @@ impl ProfileBuilder {
         let sym = self.strings.len() as Sym;
         self.strings.push(s.into());
         let (strings, hasher) = (&self.strings, &self.hasher);
-        self.string_index.insert_unique(hash, sym, |&sym| {
-            hasher.hash_one(&*strings[sym as usize])
-        });
+        self.string_index
+            .insert_unique(hash, sym, |&sym| hasher.hash_one(&*strings[sym as usize]));
         Ok(sym)
     }
 

@@ -59,7 +59,8 @@ struct Writer {
 
 impl Writer {
     fn pstring(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(&(bytes.len() as i32).to_le_bytes());
+        self.out
+            .extend_from_slice(&(bytes.len() as i32).to_le_bytes());
         self.out.extend_from_slice(bytes);
     }
 

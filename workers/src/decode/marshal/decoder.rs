@@ -1,8 +1,6 @@
 //! The schema-directed part: the stats dict, its keys, values and callers dicts.
 
-use crate::profile::{
-    EdgeStats, KeyId, Limits, Profile, ProfileBuilder, SourceFormat, Stats, Sym,
-};
+use crate::profile::{EdgeStats, KeyId, Limits, Profile, ProfileBuilder, SourceFormat, Stats, Sym};
 
 use super::reader::*;
 use super::skip::{CodeInfo, Layout};
@@ -58,7 +56,9 @@ impl Slot {
             Slot::Pending(k) | Slot::Other(k) => k,
             Slot::Int(_) | Slot::BigInt => Kind::Int,
             Slot::Float(_) => Kind::Float,
-            Slot::Text { enc: Enc::Bytes, .. } => Kind::Bytes,
+            Slot::Text {
+                enc: Enc::Bytes, ..
+            } => Kind::Bytes,
             Slot::Text { .. } | Slot::Sym(_) => Kind::Str,
             Slot::Key(_) => Kind::Tuple(3),
             Slot::Callers { .. } => Kind::Dict,
@@ -318,7 +318,11 @@ impl<'a> Decoder<'a> {
             }
             _ => {
                 let what = name_what(role, code_ok);
-                let expected = if code_ok { "a str" } else { "a str (a file name)" };
+                let expected = if code_ok {
+                    "a str"
+                } else {
+                    "a str (a file name)"
+                };
                 return Err(self.unexpected_code(what, at, code, expected));
             }
         };
@@ -349,7 +353,11 @@ impl<'a> Decoder<'a> {
                 Ok(self.b.intern(&text)?)
             }
             other => {
-                let expected = if code_ok { "a str" } else { "a str (a file name)" };
+                let expected = if code_ok {
+                    "a str"
+                } else {
+                    "a str (a file name)"
+                };
                 Err(self.bad_ref(name_what(role, code_ok), at, other, expected))
             }
         }
@@ -388,7 +396,9 @@ impl<'a> Decoder<'a> {
             return "<code object ???>".into();
         };
         let name = self.slot_text(info.name).unwrap_or_else(|| "???".into());
-        let file = self.slot_text(info.filename).unwrap_or_else(|| "???".into());
+        let file = self
+            .slot_text(info.filename)
+            .unwrap_or_else(|| "???".into());
         format!("<code object {name}, file \"{file}\", line {}>", info.line)
     }
 
@@ -401,7 +411,12 @@ impl<'a> Decoder<'a> {
     /// Reads an integer (count or line) whose type byte was just read. Errors carry an
     /// empty `what`, filled in by [`titled`](Self::titled) off the hot path.
     #[inline]
-    fn read_int(&mut self, at: usize, code: u8, expected: &'static str) -> Result<i64, MarshalError> {
+    fn read_int(
+        &mut self,
+        at: usize,
+        code: u8,
+        expected: &'static str,
+    ) -> Result<i64, MarshalError> {
         match code & !FLAG_REF {
             TYPE_INT => {
                 let v = i64::from(self.r.i32("a 4-byte int")?);
@@ -410,7 +425,10 @@ impl<'a> Decoder<'a> {
             }
             TYPE_REF => match self.read_ref(at)? {
                 Slot::Int(v) => Ok(v),
-                Slot::BigInt => Err(MarshalError::IntOverflow { what: String::new(), at }),
+                Slot::BigInt => Err(MarshalError::IntOverflow {
+                    what: String::new(),
+                    at,
+                }),
                 other => Err(self.bad_ref(String::new(), at, other, expected)),
             },
             TYPE_LONG => match read_long(&mut self.r, at)? {
@@ -420,7 +438,10 @@ impl<'a> Decoder<'a> {
                 }
                 None => {
                     self.reserve(code, Slot::BigInt);
-                    Err(MarshalError::IntOverflow { what: String::new(), at })
+                    Err(MarshalError::IntOverflow {
+                        what: String::new(),
+                        at,
+                    })
                 }
             },
             TYPE_INT64 => {
@@ -445,7 +466,10 @@ impl<'a> Decoder<'a> {
             TYPE_REF => match self.read_ref(at)? {
                 Slot::Float(v) => Ok(v),
                 Slot::Int(v) => Ok(v as f64),
-                Slot::BigInt => Err(MarshalError::IntOverflow { what: String::new(), at }),
+                Slot::BigInt => Err(MarshalError::IntOverflow {
+                    what: String::new(),
+                    at,
+                }),
                 other => Err(self.bad_ref(String::new(), at, other, TIME_EXPECTED)),
             },
             TYPE_FLOAT => {
@@ -480,7 +504,10 @@ impl<'a> Decoder<'a> {
                 expected,
             },
             MarshalError::IntOverflow { what: w, at } if w.is_empty() => {
-                MarshalError::IntOverflow { what: what(self), at }
+                MarshalError::IntOverflow {
+                    what: what(self),
+                    at,
+                }
             }
             other => other,
         })
@@ -732,6 +759,10 @@ const VALUE_EXPECTED: &str = "a (cc, nc, tt, ct, callers) tuple";
 const EDGE_EXPECTED: &str = "an (nc, cc, tt, ct) tuple or an int call count";
 
 fn name_what(role: Role, function: bool) -> String {
-    let part = if function { "function name" } else { "file name" };
+    let part = if function {
+        "function name"
+    } else {
+        "file name"
+    };
     format!("{part} in a {}", role.what())
 }

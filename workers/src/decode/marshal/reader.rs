@@ -51,7 +51,10 @@ pub(super) const FEATURES: [u8; 256] = {
             TYPE_INTERNED | TYPE_STRINGREF => 1 << 1,
             TYPE_BINARY_FLOAT | TYPE_BINARY_COMPLEX => 1 << 2,
             TYPE_REF => 1 << 3,
-            TYPE_ASCII | TYPE_ASCII_INTERNED | TYPE_SMALL_TUPLE | TYPE_SHORT_ASCII
+            TYPE_ASCII
+            | TYPE_ASCII_INTERNED
+            | TYPE_SMALL_TUPLE
+            | TYPE_SHORT_ASCII
             | TYPE_SHORT_ASCII_INTERNED => 1 << 4,
             TYPE_SLICE => 1 << 5,
             _ => 0,
@@ -98,7 +101,11 @@ impl Kind {
             TYPE_INT | TYPE_INT64 | TYPE_LONG => Kind::Int,
             TYPE_FLOAT | TYPE_BINARY_FLOAT => Kind::Float,
             TYPE_COMPLEX | TYPE_BINARY_COMPLEX => Kind::Complex,
-            TYPE_UNICODE | TYPE_INTERNED | TYPE_ASCII | TYPE_ASCII_INTERNED | TYPE_SHORT_ASCII
+            TYPE_UNICODE
+            | TYPE_INTERNED
+            | TYPE_ASCII
+            | TYPE_ASCII_INTERNED
+            | TYPE_SHORT_ASCII
             | TYPE_SHORT_ASCII_INTERNED => Kind::Str,
             TYPE_STRING => Kind::Bytes,
             TYPE_TUPLE | TYPE_SMALL_TUPLE => Kind::Tuple(0),
@@ -226,8 +233,16 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    pub(super) fn bytes(&mut self, n: usize, expected: &'static str) -> Result<&'a [u8], MarshalError> {
-        match self.pos.checked_add(n).and_then(|end| self.buf.get(self.pos..end)) {
+    pub(super) fn bytes(
+        &mut self,
+        n: usize,
+        expected: &'static str,
+    ) -> Result<&'a [u8], MarshalError> {
+        match self
+            .pos
+            .checked_add(n)
+            .and_then(|end| self.buf.get(self.pos..end))
+        {
             Some(s) => {
                 self.pos += n;
                 Ok(s)

@@ -236,9 +236,10 @@ impl Decoder<'_> {
                         }
                         TYPE_LIST => (self.r.len32("list", "elements", 1, at)?, Kind::List),
                         TYPE_SET => (self.r.len32("set", "elements", 1, at)?, Kind::Set),
-                        TYPE_FROZENSET => {
-                            (self.r.len32("frozenset", "elements", 1, at)?, Kind::FrozenSet)
-                        }
+                        TYPE_FROZENSET => (
+                            self.r.len32("frozenset", "elements", 1, at)?,
+                            Kind::FrozenSet,
+                        ),
                         _ => (3, Kind::Slice),
                     };
                     let slot = self.reserve(code, Slot::Pending(kind));
@@ -354,10 +355,7 @@ impl Decoder<'_> {
                         if !fits {
                             return Err(MarshalError::CodeObject {
                                 at: *code_at,
-                                detail: format!(
-                                    "{field} at byte {at} is {}",
-                                    kind.describe()
-                                ),
+                                detail: format!("{field} at byte {at} is {}", kind.describe()),
                             });
                         }
                         if *step == spec.filename {
@@ -425,5 +423,107 @@ impl Decoder<'_> {
             },
             |(_, e)| e,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Limits;
+
+    fn skip(bytes: &[u8]) -> Result<(Slot, usize, u8), MarshalError> {
+        let mut d = Decoder::new(bytes, Limits::for_input(bytes.len()));
+        let slot = d.skip(1)?;
+        Ok((slot, d.r.pos(), version_of(d.features)))
+    }
+
+    #[test]
+    fn skips_every_type_code_without_recursion() {
+        let mut b = vec![b'[', 11, 0, 0, 0];
+        b.extend(b"NTFS.");
+        b.extend([b'x', 1, b'1', 1, b'2']);
+        b.extend([b'y']);
+        b.extend([0u8; 16]);
+        b.extend([b'<', 1, 0, 0, 0, b'i', 1, 0, 0, 0]);
+        b.extend([b'>', 0, 0, 0, 0]);
+        b.extend([b':', b'N', b'N', b'N']);
+        b.extend([b'{', b'N', b'N', b'0']);
+        let (slot, end, version) = skip(&b).unwrap();
+        assert_eq!(slot, Slot::Other(Kind::List));
+        assert_eq!(end, b.len());
+        // binary complex → 2, slice → 5.
+        assert_eq!(version, 5);
+    }
+
+    #[test]
+    fn null_only_ends_dicts() {
+        let e = skip(&[b'(', 1, 0, 0, 0, b'0']).unwrap_err();
+        assert!(e.to_string().contains("NULL) at byte 5"), "{e}");
+        let e = skip(b"{N0").unwrap_err();
+        assert!(e.to_string().contains("a dict value"), "{e}");
+        assert!(skip(b"0").is_err());
+    }
+
+    #[test]
+    fn references_resolve_without_copying_and_may_point_at_open_containers() {
+        // [ref to itself]: legal marshal (a list containing itself); never expanded.
+        let b = [b'[' | FLAG_REF, 1, 0, 0, 0, b'r', 0, 0, 0, 0];
+        assert_eq!(skip(&b).unwrap().0, Slot::Other(Kind::List));
+        let b = [
+            b'(',
+            2,
+            0,
+            0,
+            0,
+            b'i' | FLAG_REF,
+            5,
+            0,
+            0,
+            0,
+            b'r',
+            0,
+            0,
+            0,
+            0,
+        ];
+        let (_, _, version) = skip(&b).unwrap();
+        assert_eq!(version, 3);
+        let e = skip(&[b'r', 1, 0, 0, 0]).unwrap_err();
+        assert_eq!(e.to_string(), "reference 1 at byte 0 was never stored");
+        let e = skip(&[b'r', 0xff, 0xff, 0xff, 0xff]).unwrap_err();
+        assert_eq!(e.to_string(), "reference -1 at byte 0 was never stored");
+    }
+
+    #[test]
+    fn depth_is_capped_by_limits() {
+        let mut b = Vec::new();
+        for _ in 0..300 {
+            b.extend([b')', 1]);
+        }
+        b.push(b'N');
+        let e = skip(&b).unwrap_err();
+        assert_eq!(e.to_string(), "nesting deeper than 200 at byte 400");
+    }
+
+    #[test]
+    fn strings_are_remembered_by_position() {
+        let b = [b'z' | FLAG_REF, 2, b'h', b'i'];
+        let mut d = Decoder::new(&b, Limits::for_input(b.len()));
+        let slot = d.skip(1).unwrap();
+        assert_eq!(d.refs, vec![slot]);
+        assert_eq!(d.slot_text(slot).as_deref(), Some("hi"));
+        // ASCII codes are Latin-1 to CPython.
+        let b = [b'z', 1, 0xe9];
+        let mut d = Decoder::new(&b, Limits::for_input(b.len()));
+        let slot = d.skip(1).unwrap();
+        assert_eq!(d.slot_text(slot).as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn unknown_codes_and_bad_text_floats_are_named() {
+        let e = skip(&[b'(', 1, 0, 0, 0, b'?']).unwrap_err();
+        assert_eq!(e.to_string(), "unknown marshal type code 0x3f at byte 5");
+        let e = skip(&[b'f', 3, b'a', b'b', b'c']).unwrap_err();
+        assert_eq!(e.to_string(), "unparsable float text at byte 0");
     }
 }
