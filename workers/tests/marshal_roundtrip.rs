@@ -609,3 +609,18 @@ fn trailing_bytes_are_ignored_and_refs_must_exist() {
     let err = decode(&bytes).unwrap_err().to_string();
     assert_eq!(err, "reference 7 at byte 3 was never stored");
 }
+
+#[test]
+fn top_level_must_be_a_dict_and_broken_data_is_named_first() {
+    let err = decode(&[b'r', 0, 0, 0, 0]).unwrap_err().to_string();
+    assert_eq!(err, "reference 0 at byte 0 was never stored");
+    // A wrong key AND a truncation later: the truncation is reported, as marshal.load would.
+    let mut bytes = stats_with(vec![(s("a.py:1(f)"), value(1, 1, vec![]))]);
+    bytes.truncate(bytes.len() - 3);
+    let err = decode(&bytes).unwrap_err().to_string();
+    assert!(err.starts_with("truncated marshal data at byte"), "{err}");
+    let err = decode(&stats_with(vec![(s("a.py:1(f)"), value(1, 1, vec![]))]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stats key at byte 1 is a str"), "{err}");
+}

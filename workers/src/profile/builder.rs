@@ -60,6 +60,12 @@ pub enum ShapeError {
     EdgeOutsideFunction,
 }
 
+/// One 16-byte hash input per key instead of three field writes.
+#[inline]
+fn key_hash(hasher: &DefaultHashBuilder, k: FuncKey) -> u64 {
+    hasher.hash_one((u64::from(k.file) << 32 | u64::from(k.name), k.line))
+}
+
 /// Marks a key without a stats entry in `function_of_key`.
 const NO_FUNCTION: u32 = u32::MAX;
 
@@ -108,6 +114,7 @@ impl ProfileBuilder {
     }
 
     /// Interns a string.
+    #[inline]
     pub fn intern(&mut self, s: &str) -> Result<Sym, ShapeError> {
         let hash = self.hasher.hash_one(s);
         let strings = &self.strings;
@@ -149,9 +156,10 @@ impl ProfileBuilder {
     }
 
     /// The id for key `(file, line, name)`, creating it if new.
+    #[inline]
     pub fn key(&mut self, file: Sym, line: i64, name: Sym) -> KeyId {
         let k = FuncKey { file, line, name };
-        let hash = self.hasher.hash_one(k);
+        let hash = key_hash(&self.hasher, k);
         let keys = &self.keys;
         if let Some(&id) = self.key_index.find(hash, |&id| keys[id as usize] == k) {
             return id;
@@ -160,7 +168,7 @@ impl ProfileBuilder {
         self.keys.push(k);
         let (keys, hasher) = (&self.keys, &self.hasher);
         self.key_index
-            .insert_unique(hash, id, |&id| hasher.hash_one(keys[id as usize]));
+            .insert_unique(hash, id, |&id| key_hash(hasher, keys[id as usize]));
         self.function_of_key.push(NO_FUNCTION);
         id
     }
@@ -221,6 +229,7 @@ impl ProfileBuilder {
     }
 
     /// Checks that `extra` more edges fit the budget, before a decoder expands them.
+    #[inline]
     pub fn reserve_edges(&self, extra: usize) -> Result<(), ShapeError> {
         if self.edges.len().saturating_add(extra) > self.limits.max_edges {
             return Err(ShapeError::TooManyEdges {
@@ -244,7 +253,7 @@ impl ProfileBuilder {
         // Hash tables hold 4-byte ids, so pre-sizing them is cheap and saves rehashing.
         let (keys, strings, hasher) = (&self.keys, &self.strings, &self.hasher);
         self.key_index
-            .reserve(functions, |&id| hasher.hash_one(keys[id as usize]));
+            .reserve(functions, |&id| key_hash(hasher, keys[id as usize]));
         self.string_index
             .reserve(functions, |&sym| hasher.hash_one(&*strings[sym as usize]));
     }
@@ -270,6 +279,7 @@ impl ProfileBuilder {
     }
 
     /// Adds a caller edge to the current function.
+    #[inline]
     pub fn add_caller(&mut self, caller: KeyId, stats: EdgeStats) -> Result<(), ShapeError> {
         let Some(current) = self.current else {
             return Err(ShapeError::EdgeOutsideFunction);

@@ -90,6 +90,8 @@ pub(super) enum Kind {
     Ellipsis,
     StopIteration,
     Null,
+    /// A back-reference whose target is not known at that point.
+    Ref,
 }
 
 impl Kind {
@@ -118,6 +120,7 @@ impl Kind {
             TYPE_ELLIPSIS => Kind::Ellipsis,
             TYPE_STOPITER => Kind::StopIteration,
             TYPE_NULL => Kind::Null,
+            TYPE_REF | TYPE_STRINGREF => Kind::Ref,
             _ => return None,
         })
     }
@@ -143,6 +146,7 @@ impl Kind {
             Kind::Ellipsis => "Ellipsis".into(),
             Kind::StopIteration => "StopIteration".into(),
             Kind::Null => "the end-of-dict marker (NULL)".into(),
+            Kind::Ref => "a reference".into(),
         }
     }
 }
