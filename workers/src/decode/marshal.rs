@@ -13,7 +13,7 @@
 //! Rules worth knowing (the README repeats them):
 //! - **Marshal versions 0–4** are read (and CPython 3.14's v5 slices inside code
 //!   objects). [`SourceFormat::Marshal`]'s `version` is the lowest version whose
-//!   features the data uses: binary floats need 2, references (`FLAG_REF`/`TYPE_REF`)
+//!   features the data uses: binary floats and sets need 2, references (`FLAG_REF`/`TYPE_REF`)
 //!   3, short ASCII strings and small tuples 4, Python 2 interned strings 1. A v4
 //!   writer that happened to use none of those would be reported lower; real dumps
 //!   always use them.

@@ -49,6 +49,9 @@ pub(super) enum Slot {
     Null,
 }
 
+// The table holds one entry per shared object; keep it at two words.
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+
 impl Slot {
     /// The Python kind this entry stands for.
     pub(super) fn kind(&self) -> Kind {

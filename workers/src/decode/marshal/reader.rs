@@ -49,7 +49,7 @@ pub(super) const FEATURES: [u8; 256] = {
         let mut bits = if i as u8 & FLAG_REF != 0 { 1 << 3 } else { 0 };
         bits |= match ty {
             TYPE_INTERNED | TYPE_STRINGREF => 1 << 1,
-            TYPE_BINARY_FLOAT | TYPE_BINARY_COMPLEX => 1 << 2,
+            TYPE_BINARY_FLOAT | TYPE_BINARY_COMPLEX | TYPE_SET | TYPE_FROZENSET => 1 << 2,
             TYPE_REF => 1 << 3,
             TYPE_ASCII
             | TYPE_ASCII_INTERNED
