@@ -624,3 +624,25 @@ fn top_level_must_be_a_dict_and_broken_data_is_named_first() {
         .to_string();
     assert!(err.contains("stats key at byte 1 is a str"), "{err}");
 }
+
+#[test]
+fn non_finite_caller_times_are_refused_not_taken_for_count_edges() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let caller = t(vec![
+            Obj::Int(1),
+            Obj::Int(1),
+            Obj::Float(bad),
+            Obj::Float(0.5),
+        ]);
+        let bytes = stats_with(vec![(
+            key("a.py", 1, "f"),
+            value(1, 1, vec![(key("a.py", 9, "main"), caller)]),
+        )]);
+        let err = decode(&bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("caller tt") && err.contains("not a finite number"),
+            "{err}"
+        );
+        assert!(err.contains("a.py:9(main)"), "{err}");
+    }
+}

@@ -278,6 +278,38 @@ impl ProfileBuilder {
         Ok(())
     }
 
+    /// Builds a timed edge `(nc, cc, tt, ct)` for the current function, refusing NaN and
+    /// infinite times here: NaN is the model's "no time" sentinel, so once inside an
+    /// [`EdgeStats`] a NaN from the dump could no longer be told from a count-only edge.
+    pub fn timed_edge(
+        &self,
+        caller: KeyId,
+        nc: i64,
+        cc: i64,
+        tt: f64,
+        ct: f64,
+    ) -> Result<EdgeStats, ShapeError> {
+        for (field, value) in [("caller tt", tt), ("caller ct", ct)] {
+            if !value.is_finite() {
+                let callee = self.current.map(|i| self.functions[i].key);
+                let function = match callee {
+                    Some(callee) => format!(
+                        "{} (called from {})",
+                        self.describe(callee),
+                        self.describe(caller)
+                    ),
+                    None => self.describe(caller),
+                };
+                return Err(ShapeError::NonFiniteTime {
+                    field,
+                    function,
+                    value,
+                });
+            }
+        }
+        Ok(EdgeStats::timed(nc, cc, tt, ct))
+    }
+
     /// Adds a caller edge to the current function.
     #[inline]
     pub fn add_caller(&mut self, caller: KeyId, stats: EdgeStats) -> Result<(), ShapeError> {

@@ -690,7 +690,7 @@ impl<'a> Decoder<'a> {
         let tt = self.titled(tt, |d| d.edge_what("caller tt", key, caller))?;
         let ct = self.read_time();
         let ct = self.titled(ct, |d| d.edge_what("caller ct", key, caller))?;
-        let e = EdgeStats::timed(nc, cc, tt, ct);
+        let e = self.b.timed_edge(caller, nc, cc, tt, ct)?;
         if slot.is_some() {
             self.edge_values.push(e);
             let i = (self.edge_values.len() - 1) as u32;
