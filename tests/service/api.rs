@@ -117,6 +117,8 @@ async fn session_persists_and_clear_empties_it() {
     assert_eq!(again["profiles"], 2);
     assert!(again["bytes"].as_u64().unwrap_or(0) > 0);
     assert!(again["expires"].as_i64() > again["created"].as_i64());
+    let (_, health) = get_json(&c, &srv.url("/api/health")).await;
+    assert_eq!(health["jobs"]["parse_done"], 2, "{health}");
     // A different browser starts empty.
     let other = user("other");
     let (_, v) = get_json(&other, &srv.url("/api/profiles")).await;
