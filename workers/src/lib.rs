@@ -8,6 +8,7 @@ pub mod decode;
 pub mod encode;
 pub mod merge;
 pub mod profile;
+pub mod report;
 
 pub use decode::{decode, DecodeError};
 pub use profile::{Limits, Profile};

@@ -1,0 +1,102 @@
+//! Classifies function keys by where their code lives: built-ins, the standard library
+//! and installed third-party packages, judged from the key's file text alone.
+
+/// True for keys the profilers use for C functions: cProfile's `~`, `profile`'s empty
+/// file name, yappi's `builtins`, all at line 0.
+pub fn is_builtin(file: &str, line: i64) -> bool {
+    line == 0 && matches!(file, "~" | "" | "builtins")
+}
+
+/// True for code from the Python standard library or from installed packages:
+/// `.../lib/pythonX.Y/...`, `.../site-packages/...`, `.../dist-packages/...`, Windows
+/// installs (`...\Python311\Lib\...`, `...\Lib\site-packages\...`) and frozen modules
+/// (`<frozen os>`).
+pub fn is_stdlib(file: &str) -> bool {
+    if file.starts_with("<frozen ") {
+        return true;
+    }
+    // Compare folder names one by one so a project folder merely called `lib` or a file
+    // named `site-packages.py` does not count.
+    let parts: Vec<&str> = file.split(['/', '\\']).collect();
+    let folders = parts.len().saturating_sub(1);
+    let parts = &parts[..folders];
+    for (i, part) in parts.iter().enumerate() {
+        let lower = part.to_ascii_lowercase();
+        if lower == "site-packages" || lower == "dist-packages" {
+            return true;
+        }
+        let prev = i.checked_sub(1).and_then(|j| parts.get(j));
+        // Unix layouts: lib/python3.11, lib64/python3.11, lib/pypy3.10, lib/python3.
+        let is_versioned_python = |s: &str| {
+            let s = s.to_ascii_lowercase();
+            let rest = s.strip_prefix("python").or_else(|| s.strip_prefix("pypy"));
+            rest.is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        };
+        if is_versioned_python(part)
+            && prev.is_some_and(|p| matches!(p.to_ascii_lowercase().as_str(), "lib" | "lib64"))
+        {
+            return true;
+        }
+        // Windows layout: C:\Python311\Lib\..., ...\Programs\Python\Python311\Lib\...,
+        // a venv's \Lib\ too. Only the capitalised `Lib` Windows installers create, under
+        // a folder named like Python, so a project's own `lib` folder is left alone.
+        if *part == "Lib"
+            && prev.is_some_and(|p| {
+                let p = p.to_ascii_lowercase();
+                p.starts_with("python") || p.starts_with("pypy") || p.ends_with("venv")
+            })
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins() {
+        assert!(is_builtin("~", 0));
+        assert!(is_builtin("", 0));
+        assert!(is_builtin("builtins", 0));
+        assert!(!is_builtin("~", 3));
+        assert!(!is_builtin("app.py", 0));
+        assert!(!is_builtin("profile", 0));
+    }
+
+    #[test]
+    fn stdlib_paths() {
+        for yes in [
+            "/usr/lib/python3.11/json/decoder.py",
+            "/usr/lib/python3/dist-packages/_distutils_hack/__init__.py",
+            "/opt/conda/lib/python3.12/site-packages/numpy/core/numeric.py",
+            "/usr/lib64/python3.9/re.py",
+            "/Library/Frameworks/Python.framework/Versions/3.11/lib/python3.11/os.py",
+            "/home/u/.venv/lib/pypy3.10/abc.py",
+            r"C:\Program Files\Python311\Lib\json\decoder.py",
+            r"C:\Users\dev\AppData\Local\Programs\Python\Python312\Lib\re\_parser.py",
+            r"C:\proj\.venv\Lib\site-packages\requests\api.py",
+            r"C:\proj\venv\Lib\abc.py",
+            "<frozen importlib._bootstrap>",
+            "<frozen os>",
+        ] {
+            assert!(is_stdlib(yes), "{yes}");
+        }
+        for no in [
+            "/home/dev/app/lib/util.py",
+            "/home/dev/app/python3/x.py",
+            "/home/dev/site-packages.py",
+            r"C:\Users\dev\proj\lib\util.py",
+            r"C:\Users\dev\proj\Lib\util.py",
+            "~",
+            "",
+            "<string>",
+            "profile",
+            "app.py",
+        ] {
+            assert!(!is_stdlib(no), "{no}");
+        }
+    }
+}
