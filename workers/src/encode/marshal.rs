@@ -160,4 +160,83 @@ mod tests {
         ]);
         assert_eq!(out, want);
     }
+
+    /// Python's pstats must load what we write, with every number and string intact.
+    #[test]
+    fn pstats_loads_the_dump() {
+        let python = std::process::Command::new("python3").arg("--version").output();
+        if !python.is_ok_and(|o| o.status.success()) {
+            eprintln!("NOTICE: python3 not found; skipping the pstats round trip of the marshal writer");
+            return;
+        }
+        let mut b = ProfileBuilder::new(Limits::for_input(0), 0);
+        let long_ascii = "x".repeat(300);
+        let texts = [
+            "/home/dev/naïve_модуль_模块/m.py",
+            "~",
+            "<built-in method builtins.len>",
+            "<code object <module>, file \"/a.py\", line 1>",
+            long_ascii.as_str(),
+            "main",
+        ];
+        let syms: Vec<u32> = texts.iter().map(|t| b.intern(t).unwrap()).collect();
+        let k = |b: &mut ProfileBuilder, f: usize, line: i64, n: usize| b.key(syms[f], line, syms[n]);
+        let main = k(&mut b, 0, 10, 5);
+        let len = k(&mut b, 1, 0, 2);
+        let code = k(&mut b, 4, -3, 3);
+        b.begin_function(main, Stats { cc: i64::MAX - 3, nc: i64::MIN, tt: 0.1, ct: -2.5e-300 }).unwrap();
+        b.add_caller(code, EdgeStats::count(1 << 40)).unwrap();
+        b.begin_function(len, Stats { cc: 3, nc: 3, tt: 1e-9, ct: 0.30000000000000004 }).unwrap();
+        b.add_caller(main, EdgeStats::timed(3, 2, 1e-9, 5e-10)).unwrap();
+        b.add_caller(code, EdgeStats::timed(-1, -1, 0.0, -0.0)).unwrap();
+        b.begin_function(code, Stats { cc: 0, nc: 0, tt: 0.0, ct: 1.5 }).unwrap();
+        let p = b.finish("x", SourceFormat::Marshal { version: 4 }).unwrap();
+        let path = std::env::temp_dir().join(format!("profdiff-marshal-{}.prof", std::process::id()));
+        std::fs::write(&path, write(&p)).unwrap();
+        let script = r#"
+import json, pstats, sys
+s = pstats.Stats(sys.argv[1])
+out = {"total_calls": s.total_calls, "prim_calls": s.prim_calls, "total_tt": s.total_tt,
+       "stats": [[list(k), list(v[:4]), [[list(ck), cv if isinstance(cv, int) else list(cv)]
+                 for ck, cv in v[4].items()]] for k, v in s.stats.items()]}
+print(json.dumps(out, ensure_ascii=False))
+"#;
+        let out = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let key = |id: u32| {
+            let (f, l, n) = p.key_parts(id);
+            serde_json::json!([f, l, n])
+        };
+        let stats: Vec<serde_json::Value> = p
+            .functions
+            .iter()
+            .map(|f| {
+                let callers: Vec<serde_json::Value> = p
+                    .callers(f)
+                    .iter()
+                    .map(|e| match (e.stats.tt(), e.stats.ct()) {
+                        (Some(tt), Some(ct)) => {
+                            serde_json::json!([key(e.caller), [e.stats.nc, e.stats.cc, tt, ct]])
+                        }
+                        _ => serde_json::json!([key(e.caller), e.stats.nc]),
+                    })
+                    .collect();
+                let s = f.stats;
+                serde_json::json!([key(f.key), [s.cc, s.nc, s.tt, s.ct], callers])
+            })
+            .collect();
+        let want = serde_json::json!({
+            "total_calls": p.totals.total_calls,
+            "prim_calls": p.totals.primitive_calls,
+            "total_tt": p.totals.total_time,
+            "stats": stats,
+        });
+        assert_eq!(got, want);
+    }
 }
