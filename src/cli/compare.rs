@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table};
+use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table, TableComponent};
 use profdiff_workers::compare::{
     compare, Comparison, FunctionDiff, Numbers, SortSpec, Status, ViewOptions,
 };
@@ -29,7 +29,8 @@ pub enum CompareFormat {
 }
 
 fn parse_sort(s: &str) -> Result<SortSpec, String> {
-    s.parse().map_err(|e: profdiff_workers::compare::SortKeyError| e.to_string())
+    s.parse()
+        .map_err(|e: profdiff_workers::compare::SortKeyError| e.to_string())
 }
 
 fn parse_regex(s: &str) -> Result<regex::Regex, String> {
@@ -41,7 +42,10 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
 }
 
 fn parse_finite(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
     if v.is_finite() {
         Ok(v)
     } else {
@@ -285,6 +289,15 @@ fn write_table(
     };
     let mut table = Table::new();
     table.load_preset(presets::UTF8_HORIZONTAL_ONLY);
+    // A rule under the header and around the table, none between rows.
+    for part in [
+        TableComponent::HorizontalLines,
+        TableComponent::MiddleIntersections,
+        TableComponent::LeftBorderIntersections,
+        TableComponent::RightBorderIntersections,
+    ] {
+        table.remove_style(part);
+    }
     if color {
         table.enforce_styling();
         table.set_content_arrangement(ContentArrangement::Dynamic);
@@ -326,10 +339,18 @@ fn write_table(
         table.add_row(vec![
             delta.set_alignment(CellAlignment::Right),
             Cell::new(pct).set_alignment(CellAlignment::Right),
-            Cell::new(arrow(r.baseline.map(|n| n.tt), r.candidate.map(|n| n.tt), time))
-                .set_alignment(CellAlignment::Right),
-            Cell::new(arrow(r.baseline.map(|n| n.ct), r.candidate.map(|n| n.ct), time))
-                .set_alignment(CellAlignment::Right),
+            Cell::new(arrow(
+                r.baseline.map(|n| n.tt),
+                r.candidate.map(|n| n.tt),
+                time,
+            ))
+            .set_alignment(CellAlignment::Right),
+            Cell::new(arrow(
+                r.baseline.map(|n| n.ct),
+                r.candidate.map(|n| n.ct),
+                time,
+            ))
+            .set_alignment(CellAlignment::Right),
             Cell::new(arrow(r.baseline, r.candidate, calls)).set_alignment(CellAlignment::Right),
             Cell::new(r.status.as_str()),
             Cell::new(label(r)),

@@ -44,12 +44,28 @@ pub enum InspectKey {
 }
 
 const INSPECT_NAMES: &[(InspectKey, &[&str], &str)] = &[
-    (InspectKey::Tottime, &["tottime", "tt", "time"], "internal time"),
-    (InspectKey::Cumtime, &["cumtime", "ct", "cumulative"], "cumulative time"),
+    (
+        InspectKey::Tottime,
+        &["tottime", "tt", "time"],
+        "internal time",
+    ),
+    (
+        InspectKey::Cumtime,
+        &["cumtime", "ct", "cumulative"],
+        "cumulative time",
+    ),
     (InspectKey::Calls, &["ncalls", "nc", "calls"], "call count"),
-    (InspectKey::Pcalls, &["pcalls", "cc"], "primitive call count"),
+    (
+        InspectKey::Pcalls,
+        &["pcalls", "cc"],
+        "primitive call count",
+    ),
     (InspectKey::Name, &["name"], "function name"),
-    (InspectKey::File, &["file", "filename", "module"], "file name"),
+    (
+        InspectKey::File,
+        &["file", "filename", "module"],
+        "file name",
+    ),
     (InspectKey::Line, &["line", "lineno"], "line number"),
 ];
 
@@ -70,7 +86,9 @@ impl FromStr for InspectSort {
             _ => (None, s),
         };
         let lower = bare.to_ascii_lowercase();
-        let Some((key, _, _)) = INSPECT_NAMES.iter().find(|(_, n, _)| n.contains(&lower.as_str()))
+        let Some((key, _, _)) = INSPECT_NAMES
+            .iter()
+            .find(|(_, n, _)| n.contains(&lower.as_str()))
         else {
             let valid: Vec<&str> = INSPECT_NAMES.iter().map(|(_, n, _)| n[0]).collect();
             return Err(format!(

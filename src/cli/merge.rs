@@ -59,8 +59,9 @@ fn execute(args: MergeArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::bad_input(format!("{}: {e}", out.display())))?;
     drop(profiles);
     let bytes = marshal::write(&merged);
-    write_atomically(out, &bytes)
-        .map_err(|e| Failure::bad_input(format!("{}: cannot write: {}", out.display(), io_text(&e))))?;
+    write_atomically(out, &bytes).map_err(|e| {
+        Failure::bad_input(format!("{}: cannot write: {}", out.display(), io_text(&e)))
+    })?;
     let t = merged.totals;
     println!(
         "merged {} dumps into {}: {} functions, {} calls ({} primitive), {} total",
