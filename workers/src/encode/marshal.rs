@@ -164,9 +164,13 @@ mod tests {
     /// Python's pstats must load what we write, with every number and string intact.
     #[test]
     fn pstats_loads_the_dump() {
-        let python = std::process::Command::new("python3").arg("--version").output();
+        let python = std::process::Command::new("python3")
+            .arg("--version")
+            .output();
         if !python.is_ok_and(|o| o.status.success()) {
-            eprintln!("NOTICE: python3 not found; skipping the pstats round trip of the marshal writer");
+            eprintln!(
+                "NOTICE: python3 not found; skipping the pstats round trip of the marshal writer"
+            );
             return;
         }
         let mut b = ProfileBuilder::new(Limits::for_input(0), 0);
@@ -180,18 +184,49 @@ mod tests {
             "main",
         ];
         let syms: Vec<u32> = texts.iter().map(|t| b.intern(t).unwrap()).collect();
-        let k = |b: &mut ProfileBuilder, f: usize, line: i64, n: usize| b.key(syms[f], line, syms[n]);
+        let k =
+            |b: &mut ProfileBuilder, f: usize, line: i64, n: usize| b.key(syms[f], line, syms[n]);
         let main = k(&mut b, 0, 10, 5);
         let len = k(&mut b, 1, 0, 2);
         let code = k(&mut b, 4, -3, 3);
-        b.begin_function(main, Stats { cc: i64::MAX - 3, nc: i64::MIN, tt: 0.1, ct: -2.5e-300 }).unwrap();
+        b.begin_function(
+            main,
+            Stats {
+                cc: i64::MAX - 3,
+                nc: i64::MIN,
+                tt: 0.1,
+                ct: -2.5e-300,
+            },
+        )
+        .unwrap();
         b.add_caller(code, EdgeStats::count(1 << 40)).unwrap();
-        b.begin_function(len, Stats { cc: 3, nc: 3, tt: 1e-9, ct: 0.30000000000000004 }).unwrap();
-        b.add_caller(main, EdgeStats::timed(3, 2, 1e-9, 5e-10)).unwrap();
-        b.add_caller(code, EdgeStats::timed(-1, -1, 0.0, -0.0)).unwrap();
-        b.begin_function(code, Stats { cc: 0, nc: 0, tt: 0.0, ct: 1.5 }).unwrap();
+        b.begin_function(
+            len,
+            Stats {
+                cc: 3,
+                nc: 3,
+                tt: 1e-9,
+                ct: 0.30000000000000004,
+            },
+        )
+        .unwrap();
+        b.add_caller(main, EdgeStats::timed(3, 2, 1e-9, 5e-10))
+            .unwrap();
+        b.add_caller(code, EdgeStats::timed(-1, -1, 0.0, -0.0))
+            .unwrap();
+        b.begin_function(
+            code,
+            Stats {
+                cc: 0,
+                nc: 0,
+                tt: 0.0,
+                ct: 1.5,
+            },
+        )
+        .unwrap();
         let p = b.finish("x", SourceFormat::Marshal { version: 4 }).unwrap();
-        let path = std::env::temp_dir().join(format!("profdiff-marshal-{}.prof", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("profdiff-marshal-{}.prof", std::process::id()));
         std::fs::write(&path, write(&p)).unwrap();
         let script = r#"
 import json, pstats, sys
@@ -207,7 +242,11 @@ print(json.dumps(out, ensure_ascii=False))
             .output()
             .unwrap();
         let _ = std::fs::remove_file(&path);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let key = |id: u32| {
             let (f, l, n) = p.key_parts(id);
