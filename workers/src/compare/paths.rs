@@ -1,10 +1,23 @@
 //! Classifies function keys by where their code lives: built-ins, the standard library
 //! and installed third-party packages, judged from the key's file text alone.
 
-/// True for keys the profilers use for C functions: cProfile's `~`, `profile`'s empty
-/// file name, yappi's `builtins`, all at line 0.
+/// True for keys the profilers use for C functions, all at line 0: cProfile's `~`,
+/// `profile`'s empty file name, yappi's C module names (`builtins`, `_sre`, `io`,
+/// `posix`, ...). The `profile` module's fake roots (file `profile`) are not C code.
 pub fn is_builtin(file: &str, line: i64) -> bool {
-    line == 0 && matches!(file, "~" | "" | "builtins")
+    if line != 0 {
+        return false;
+    }
+    match file {
+        "~" | "" | "builtins" => true,
+        "profile" => false,
+        // A bare dotted module name, never a path or a `<...>` pseudo-file.
+        _ => {
+            file.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                && !file.ends_with(".py")
+        }
+    }
 }
 
 /// True for code from the Python standard library or from installed packages:
@@ -64,6 +77,12 @@ mod tests {
         assert!(!is_builtin("~", 3));
         assert!(!is_builtin("app.py", 0));
         assert!(!is_builtin("profile", 0));
+        assert!(is_builtin("_sre", 0));
+        assert!(is_builtin("os.path", 0));
+        assert!(!is_builtin("_sre", 1));
+        assert!(!is_builtin("x.py", 0));
+        assert!(!is_builtin("<string>", 0));
+        assert!(!is_builtin("/a/b", 0));
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub enum SortKey {
     /// |Δ own time| (the contract's default order).
     AbsDeltaTt,
     /// Percent change of own time against the baseline.
+    #[serde(rename = "percent")]
     PercentTt,
 }
 
@@ -490,6 +491,7 @@ mod tests {
         // Every canonical name round-trips.
         for (k, _) in NAMES {
             assert_eq!(k.as_str().parse::<SortKey>().unwrap(), *k);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
 
