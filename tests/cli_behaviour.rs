@@ -388,3 +388,38 @@ fn merge_refuses_to_overwrite_an_input_and_mixed_callers() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("NOTICE: /usr/bin/script missing; skipping the terminal colour check");
+        return;
+    }
+    let cmd = format!(
+        "'{}' compare '{}' '{}' --limit 3",
+        env!("CARGO_BIN_EXE_profdiff"),
+        fx("recursion_before.prof"),
+        fx("recursion_after.prof")
+    );
+    let run = |no_color: bool| {
+        let mut c = Command::new(script);
+        c.args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let o = c.output().unwrap();
+        ok(&o);
+        stdout(&o)
+    };
+    let tty = run(false);
+    assert!(tty.contains("permutations"), "{tty}");
+    assert!(tty.contains('\u{1b}'), "no colour on a terminal: {tty}");
+    let plain = run(true);
+    assert!(plain.contains("permutations"), "{plain}");
+    assert!(
+        !plain.contains('\u{1b}'),
+        "colour despite NO_COLOR: {plain}"
+    );
+}

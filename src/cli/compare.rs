@@ -1,6 +1,6 @@
 //! `profdiff compare BASELINE CANDIDATE`: table, JSON or CSV, and the regression gate.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -298,11 +298,17 @@ fn write_table(
     ] {
         table.remove_style(part);
     }
-    if color {
-        table.enforce_styling();
-        table.set_content_arrangement(ContentArrangement::Dynamic);
+    if io::stdout().is_terminal() {
+        // Wrap to the terminal only when its width is known and usable; a pty that
+        // reports no width (e.g. `script`) would otherwise squeeze columns to one char.
+        if table.width().is_some_and(|w| w >= 80) {
+            table.set_content_arrangement(ContentArrangement::Dynamic);
+        }
     } else {
         table.force_no_tty();
+    }
+    if color {
+        table.enforce_styling();
     }
     table.set_header(vec![
         "Δ tottime",
