@@ -22,14 +22,15 @@ pub fn is_builtin(file: &str, line: i64) -> bool {
 
 /// True for code from the Python standard library or from installed packages:
 /// `.../lib/pythonX.Y/...`, `.../site-packages/...`, `.../dist-packages/...`, Windows
-/// installs (`...\Python311\Lib\...`, `...\Lib\site-packages\...`) and frozen modules
-/// (`<frozen os>`).
+/// installs (`...\Python311\Lib\...`, any `\Lib\` folder in a backslash path) and
+/// frozen modules (`<frozen os>`).
 pub fn is_stdlib(file: &str) -> bool {
     if file.starts_with("<frozen ") {
         return true;
     }
     // Compare folder names one by one so a project folder merely called `lib` or a file
     // named `site-packages.py` does not count.
+    let windows = file.contains('\\');
     let parts: Vec<&str> = file.split(['/', '\\']).collect();
     let folders = parts.len().saturating_sub(1);
     let parts = &parts[..folders];
@@ -51,15 +52,24 @@ pub fn is_stdlib(file: &str) -> bool {
             return true;
         }
         // Windows layout: C:\Python311\Lib\..., ...\Programs\Python\Python311\Lib\...,
-        // a venv's \Lib\ too. Only the capitalised `Lib` Windows installers create, under
-        // a folder named like Python, so a project's own `lib` folder is left alone.
-        if *part == "Lib"
-            && prev.is_some_and(|p| {
+        // conda's ...\Anaconda3\Lib\..., a venv's \Lib\. Windows installers spell it
+        // `Lib`, so in a backslash path that spelling alone counts; any spelling counts
+        // under a folder that looks like a Python install (paths are case-insensitive
+        // there, and some tools lower-case them).
+        if windows && part.eq_ignore_ascii_case("lib") {
+            if *part == "Lib" {
+                return true;
+            }
+            if prev.is_some_and(|p| {
                 let p = p.to_ascii_lowercase();
-                p.starts_with("python") || p.starts_with("pypy") || p.ends_with("venv")
-            })
-        {
-            return true;
+                p.starts_with("python")
+                    || p.starts_with("pypy")
+                    || p.contains("conda")
+                    || p.contains("forge")
+                    || p.ends_with("venv")
+            }) {
+                return true;
+            }
         }
     }
     false
@@ -98,6 +108,9 @@ mod tests {
             r"C:\Users\dev\AppData\Local\Programs\Python\Python312\Lib\re\_parser.py",
             r"C:\proj\.venv\Lib\site-packages\requests\api.py",
             r"C:\proj\venv\Lib\abc.py",
+            r"c:\program files\python311\lib\json\decoder.py",
+            r"C:\ProgramData\Anaconda3\Lib\json\decoder.py",
+            r"C:\hostedtoolcache\windows\Python\3.11.9\x64\Lib\os.py",
             "<frozen importlib._bootstrap>",
             "<frozen os>",
         ] {
@@ -105,10 +118,10 @@ mod tests {
         }
         for no in [
             "/home/dev/app/lib/util.py",
+            "/home/dev/python-tools/lib/util.py",
             "/home/dev/app/python3/x.py",
             "/home/dev/site-packages.py",
             r"C:\Users\dev\proj\lib\util.py",
-            r"C:\Users\dev\proj\Lib\util.py",
             "~",
             "",
             "<string>",
