@@ -192,3 +192,69 @@ fn the_comparator_itself_tells_documents_apart() {
     )
     .is_some());
 }
+
+#[test]
+fn every_fixture_dump_reports_the_manifest_totals() {
+    // Every format and producer in the corpus (marshal v0-v4, pickles p0-p5, pickled
+    // Stats objects, profile/cProfile/yappi): the summary numbers pstats computed.
+    let m = manifest();
+    let files = m["files"].as_array().unwrap();
+    assert!(files.len() >= 40);
+    let mut failures = Vec::new();
+    for f in files {
+        let name = f["file"].as_str().unwrap();
+        let args = ["inspect", name, "--format", "json"];
+        match run_json(&args) {
+            Err(e) => failures.push(e),
+            Ok(doc) => {
+                for k in ["functions", "total_calls", "primitive_calls", "total_time"] {
+                    if let Some(d) = diff(&format!("{name}.{k}"), &doc[k], &f[k]) {
+                        failures.push(d);
+                    }
+                }
+                if doc["name"] != name {
+                    failures.push(format!("{name}: document name {}", doc["name"]));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_accepted_dump_compared_with_itself_is_unchanged() {
+    let m = manifest();
+    let mut names: Vec<String> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap().to_owned())
+        .collect();
+    names.extend(
+        m["edge"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["file"].as_str().unwrap().to_owned()),
+    );
+    let mut failures = Vec::new();
+    for name in &names {
+        let args = ["compare", name.as_str(), name.as_str(), "--format", "json"];
+        match run_json(&args) {
+            Err(e) => failures.push(e),
+            Ok(doc) => {
+                let rows = doc["functions"].as_array().unwrap();
+                if rows.len() as u64 != doc["baseline"]["functions"].as_u64().unwrap() {
+                    failures.push(format!("{name}: {} rows", rows.len()));
+                }
+                if let Some(r) = rows.iter().find(|r| r["status"] != "unchanged") {
+                    failures.push(format!("{name}: {r}"));
+                }
+                if rows.iter().any(|r| r["delta"]["tt"].as_f64() != Some(0.0)) {
+                    failures.push(format!("{name}: non-zero delta"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
