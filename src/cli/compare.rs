@@ -161,7 +161,7 @@ fn gate(c: &Comparison, pct: f64) -> bool {
         None => 0.0,
     };
     let tripped = change >= pct;
-    eprintln!(
+    super::note(&format!(
         "regression gate: total time {} → {} ({}) {} {}%{}",
         human_time(b),
         human_time(cand),
@@ -169,7 +169,7 @@ fn gate(c: &Comparison, pct: f64) -> bool {
         if tripped { "≥" } else { "<" },
         pct,
         if tripped { "" } else { ": ok" }
-    );
+    ));
     tripped
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use profdiff_workers::encode::marshal;
 use profdiff_workers::merge::merge;
 
-use super::{display_name, finish, grouped, human_time, io_text, load, Failure};
+use super::{display_name, finish, grouped, human_time, io_text, load, write_out, Failure};
 
 /// Arguments of `profdiff merge`.
 #[derive(Debug, clap::Args)]
@@ -63,7 +63,7 @@ fn execute(args: MergeArgs) -> Result<ExitCode, Failure> {
         Failure::bad_input(format!("{}: cannot write: {}", out.display(), io_text(&e)))
     })?;
     let t = merged.totals;
-    println!(
+    let summary = format!(
         "merged {} dumps into {}: {} functions, {} calls ({} primitive), {} total",
         args.inputs.len(),
         out.display(),
@@ -72,6 +72,7 @@ fn execute(args: MergeArgs) -> Result<ExitCode, Failure> {
         grouped(t.primitive_calls.into()),
         human_time(t.total_time)
     );
+    write_out(|w| writeln!(w, "{summary}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -43,7 +43,8 @@ pub fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
         Err(f) => {
             // Messages from the decoders are single lines; keep it so whatever they say.
             let line = f.message.replace(['\n', '\r'], " ");
-            eprintln!("profdiff: {line}");
+            // Not eprintln!: it panics when stderr is a closed pipe.
+            let _ = writeln!(io::stderr(), "profdiff: {line}");
             ExitCode::from(f.code)
         }
     }
@@ -89,10 +90,16 @@ pub fn load(path: &Path) -> Result<Profile, Failure> {
         .map_err(|e| Failure::bad_input(format!("{shown}: {e}")))
 }
 
+/// Writes a line to stderr, ignoring a closed stderr (eprintln! would panic).
+pub fn note(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
 /// Writes command output; a closed pipe (`| head`) ends quietly, other errors fail.
 pub fn write_out(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Failure> {
     let stdout = io::stdout();
-    let mut w = io::BufWriter::new(stdout.lock());
+    // Large documents (tens of MB) are written in 64 KiB chunks.
+    let mut w = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     match f(&mut w).and_then(|()| w.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
