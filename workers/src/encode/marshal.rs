@@ -1,6 +1,7 @@
-//! A marshal (version 2+ compatible, written as version 4 would read it) dump of the
-//! stats dict, as `pstats.Stats.dump_stats` writes it. No references are emitted: every
-//! object is written in full, which marshal.load accepts at any version.
+//! A marshal dump of the stats dict, as `pstats.Stats.dump_stats` writes it, using
+//! version-4 type codes (small tuples, short ASCII strings, binary floats) that every
+//! Python 3.4+ `marshal.load` reads. No references (FLAG_REF) are emitted: every object
+//! is written in full, which costs some bytes for repeated file names and nothing else.
 
 use crate::profile::{EdgeStats, Profile, Stats};
 
