@@ -279,4 +279,50 @@ print(json.dumps(out, ensure_ascii=False))
         });
         assert_eq!(got, want);
     }
+
+    /// decode → write → decode keeps every entry, edge and total of every fixture dump.
+    #[test]
+    fn round_trips_every_fixture_through_our_decoder() {
+        use crate::report::ProfileDocument;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        let mut names: Vec<String> = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["file"].as_str().unwrap().to_owned())
+            .filter(|n| n != "synth_large.prof")
+            .collect();
+        names.extend(
+            [
+                "edge/int_times.prof",
+                "edge/windows_paths.prof",
+                "edge/surrogate_filename.prof",
+            ]
+            .map(String::from),
+        );
+        for name in names {
+            let bytes = std::fs::read(dir.join(&name)).unwrap();
+            let p = crate::decode(&bytes, &name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let again = crate::decode(&write(&p), &name)
+                .unwrap_or_else(|e| panic!("{name} rewritten: {e}"));
+            assert_eq!(again.totals, p.totals, "{name}");
+            assert_eq!(
+                ProfileDocument::from_profile(&again),
+                ProfileDocument::from_profile(&p),
+                "{name}"
+            );
+            let keys = |p: &Profile| -> Vec<(String, i64, String)> {
+                p.functions
+                    .iter()
+                    .map(|f| {
+                        let (a, b, c) = p.key_parts(f.key);
+                        (a.to_owned(), b, c.to_owned())
+                    })
+                    .collect()
+            };
+            assert_eq!(keys(&again), keys(&p), "{name}: key order");
+        }
+    }
 }
