@@ -385,3 +385,92 @@ pub(crate) mod tests {
         assert_eq!(c.functions[0].status, Status::Unchanged);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::tests::profile;
+    use super::*;
+
+    type Row = (String, i64, String, i64, i64, f64, f64);
+
+    /// Small key space so that the two sides share functions often.
+    fn rows() -> impl Strategy<Value = Vec<Row>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["a.py", "b.py", "~"]),
+                0i64..4,
+                prop::sample::select(vec!["f", "g", "<lambda>"]),
+                -3i64..1000,
+                -3i64..1000,
+                prop::sample::select(vec![0.0, -0.0, 0.1, 0.2, 0.30000000000000004, 1e-9, 7.5]),
+                -1.0f64..10.0,
+            )
+                .prop_map(|(f, l, n, cc, nc, tt, ct)| {
+                    (f.to_owned(), l, n.to_owned(), cc, nc, tt, ct)
+                }),
+            1..12,
+        )
+    }
+
+    fn build(name: &str, rows: &[Row]) -> Profile {
+        let r: Vec<(&str, i64, &str, i64, i64, f64, f64)> = rows
+            .iter()
+            .map(|(f, l, n, cc, nc, tt, ct)| (f.as_str(), *l, n.as_str(), *cc, *nc, *tt, *ct))
+            .collect();
+        profile(name, &r)
+    }
+
+    proptest! {
+        #[test]
+        fn comparison_invariants(a in rows(), b in rows()) {
+            let (pa, pb) = (build("a", &a), build("b", &b));
+            let ab = compare(&pa, &pb);
+            let ba = compare(&pb, &pa);
+            let keys = |p: &Profile| -> std::collections::HashSet<(String, i64, String)> {
+                p.functions.iter().map(|f| {
+                    let (x, y, z) = p.key_parts(f.key);
+                    (x.to_owned(), y, z.to_owned())
+                }).collect()
+            };
+            let union: std::collections::HashSet<_> = keys(&pa).union(&keys(&pb)).cloned().collect();
+            prop_assert_eq!(ab.functions.len(), union.len());
+            // Contract order holds.
+            for w in ab.functions.windows(2) {
+                prop_assert_ne!(default_order(&w[0], &w[1]), Ordering::Greater);
+            }
+            // Swapping sides negates deltas and swaps added/removed.
+            for r in &ab.functions {
+                let s = ba.functions.iter().find(|x| x.key_cmp(r) == Ordering::Equal).unwrap();
+                prop_assert_eq!(s.delta.nc, -r.delta.nc);
+                prop_assert_eq!(s.delta.tt, -r.delta.tt);
+                prop_assert_eq!(s.baseline, r.candidate);
+                let swapped = match r.status {
+                    Status::Added => Status::Removed,
+                    Status::Removed => Status::Added,
+                    other => other,
+                };
+                prop_assert_eq!(s.status, swapped);
+            }
+            // A profile against itself: every row unchanged.
+            prop_assert!(compare(&pa, &pa).functions.iter().all(|r| r.status == Status::Unchanged));
+        }
+
+        #[test]
+        fn paging_slices_the_sorted_rows(
+            a in rows(), b in rows(), offset in 0usize..15, limit in prop::option::of(0usize..15),
+            key in prop::sample::select(vec!["name", "-delta_nc", "+baseline_tt", "pct", "status", "ct"]),
+        ) {
+            let c = compare(&build("a", &a), &build("b", &b));
+            let mut opts = ViewOptions::default();
+            opts.set_sort(key).unwrap();
+            let all = c.view(&opts).document.functions;
+            prop_assert_eq!(all.len(), c.functions.len());
+            let page = c.view(&ViewOptions { offset, limit, ..opts.clone() });
+            prop_assert_eq!(page.total_rows, all.len());
+            let want: Vec<_> = all.iter().skip(offset).take(limit.unwrap_or(usize::MAX)).cloned().collect();
+            prop_assert_eq!(page.document.functions, want);
+        }
+    }
+}
