@@ -40,3 +40,13 @@ fn main() -> ExitCode {
         Command::Merge(args) => cli::merge::run(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -216,6 +216,37 @@ fn inspect_table_reads_like_pstats() {
     assert!(out.contains("ncalls  tottime  percall  cumtime  percall filename:lineno(function)"));
     assert!(out.contains("List reduced from 39 to 3"), "{out}");
     assert!(out.contains("cProfile"), "{out}");
+    let o = profdiff(&[
+        "inspect",
+        &fx("recursion_before.prof"),
+        "--sort",
+        "-cumtime",
+        "--format",
+        "json",
+    ]);
+    ok(&o);
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let ct: Vec<f64> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ct"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ct.len(), 39);
+    assert!(ct.windows(2).all(|w| w[0] >= w[1]), "{ct:?}");
+    let o = profdiff(&[
+        "inspect",
+        &fx("recursion_before.prof"),
+        "--sort",
+        "cumtime",
+        "--limit",
+        "2",
+    ]);
+    assert!(
+        stdout(&o).contains("Ordered by: cumulative time"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// Loads `out` with pstats and checks it equals `pstats.Stats(first).add(*rest)`, with code
@@ -422,4 +453,90 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         !plain.contains('\u{1b}'),
         "colour despite NO_COLOR: {plain}"
     );
+}
+
+fn json_rows(args: &[&str]) -> Vec<Value> {
+    let o = profdiff(args);
+    ok(&o);
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    doc["functions"].as_array().unwrap().clone()
+}
+
+#[test]
+fn engine_flags_reach_the_engine() {
+    let (b, c) = (fx("stdlibmix_before.prof"), fx("stdlibmix_after.prof"));
+    let base = ["compare", b.as_str(), c.as_str(), "--format", "json"];
+    let all = json_rows(&base);
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        json_rows(&a)
+    };
+    let rows = with(&[
+        "--sort",
+        "-delta_tt",
+        "--status",
+        "changed",
+        "--min-delta",
+        "0.001",
+    ]);
+    assert!(!rows.is_empty() && rows.len() < all.len());
+    let dtt: Vec<f64> = rows
+        .iter()
+        .map(|r| r["delta"]["tt"].as_f64().unwrap())
+        .collect();
+    assert!(dtt.windows(2).all(|w| w[0] >= w[1]), "{dtt:?}");
+    assert!(dtt.iter().all(|d| d.abs() >= 0.001));
+    assert!(rows.iter().all(|r| r["status"] == "changed"));
+
+    let rows = with(&["--hide-stdlib", "--hide-builtins"]);
+    assert!(!rows.is_empty() && rows.len() < all.len());
+    for r in &rows {
+        let f = r["file"].as_str().unwrap();
+        assert!(
+            !f.starts_with("/usr/lib/python") && !f.starts_with("<frozen") && f != "~",
+            "{f}"
+        );
+    }
+
+    let rows = with(&["--filter", "^/home/dev/"]);
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r["file"].as_str().unwrap().starts_with("/home/dev/"))
+    );
+
+    let rows = with(&["--normalize"]);
+    let share: f64 = rows
+        .iter()
+        .filter_map(|r| r["baseline"]["tt"].as_f64())
+        .sum();
+    assert!((share - 1.0).abs() < 1e-9, "baseline shares sum to {share}");
+
+    let rows = with(&["--limit", "7", "--sort", "+name"]);
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 7);
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    // `profdiff ... | head -1`: the rest of the output has nowhere to go; no panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profdiff"))
+        .args([
+            "compare",
+            &fx("synth_medium_before.prof"),
+            &fx("synth_medium_after.prof"),
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

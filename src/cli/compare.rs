@@ -53,8 +53,15 @@ fn parse_finite(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_statuses(s: &str) -> Result<Vec<Status>, String> {
-    s.split(',').map(str::parse).collect()
+/// A comma-separated status list (a newtype: clap would read `Vec<T>` as repeated values).
+#[derive(Debug, Clone)]
+pub struct StatusList(Vec<Status>);
+
+fn parse_statuses(s: &str) -> Result<StatusList, String> {
+    s.split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map(StatusList)
 }
 
 /// Arguments of `profdiff compare`.
@@ -95,7 +102,7 @@ pub struct CompareArgs {
     pub normalize: bool,
     /// Keep only these statuses (comma-separated: added,removed,changed,unchanged).
     #[arg(long, value_name = "LIST", value_parser = parse_statuses)]
-    pub status: Option<Vec<Status>>,
+    pub status: Option<StatusList>,
     /// Colour the table (auto: only on a terminal, and not when NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -118,7 +125,7 @@ fn execute(args: CompareArgs) -> Result<ExitCode, Failure> {
         hide_stdlib: args.hide_stdlib,
         min_delta: args.min_delta,
         normalize: args.normalize,
-        statuses: args.status.clone(),
+        statuses: args.status.clone().map(|l| l.0),
         ..ViewOptions::default()
     };
     if let Some(spec) = args.sort {
