@@ -49,6 +49,7 @@ fn judge(file: &Path, out: &Output) -> Option<String> {
     }
     for bad in [
         "panicked",
+        "internal error",
         "memory allocation",
         "stack backtrace",
         "RUST_BACKTRACE",
