@@ -185,10 +185,11 @@ impl FunctionDiff {
     }
 
     /// Percent change of own time relative to the baseline; `None` when the baseline is
-    /// absent or zero.
+    /// absent or zero. Divides by |baseline| so an increase stays positive even for the
+    /// negative times `profile`'s calibration can produce.
     pub fn percent_tt(&self) -> Option<f64> {
         let b = self.baseline?.tt;
-        (b != 0.0).then(|| self.delta.tt / b * 100.0)
+        (b != 0.0).then(|| self.delta.tt / b.abs() * 100.0)
     }
 
     /// `file:line(name)`, as pstats prints a function.
@@ -211,11 +212,11 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Percent change of total time (candidate vs baseline); `None` when the baseline's
-    /// total is zero.
+    /// Percent change of total time (candidate vs baseline, an increase positive);
+    /// `None` when the baseline's total is zero.
     pub fn total_time_percent(&self) -> Option<f64> {
         let (b, c) = (self.baseline.total_time, self.candidate.total_time);
-        (b != 0.0).then(|| (c - b) / b * 100.0)
+        (b != 0.0).then(|| (c - b) / b.abs() * 100.0)
     }
 }
 
@@ -335,6 +336,36 @@ pub(crate) mod tests {
         assert_eq!(json["functions"][1]["status"], "removed");
         let back: Comparison = serde_json::from_value(json).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn percent_change_keeps_the_sign_of_the_change() {
+        let a = profile(
+            "a",
+            &[
+                ("x.py", 1, "f", 1, 1, -0.5, 0.0),
+                ("x.py", 2, "g", 1, 1, 0.5, 0.0),
+            ],
+        );
+        let b = profile(
+            "b",
+            &[
+                ("x.py", 1, "f", 1, 1, -0.25, 0.0),
+                ("x.py", 2, "g", 1, 1, 0.75, 0.0),
+            ],
+        );
+        let c = compare(&a, &b);
+        let pct = |n: &str| {
+            c.functions
+                .iter()
+                .find(|r| r.name == n)
+                .unwrap()
+                .percent_tt()
+        };
+        assert_eq!(pct("f"), Some(50.0));
+        assert_eq!(pct("g"), Some(50.0));
+        // Totals: 0.0 → 0.5: no baseline to divide by.
+        assert_eq!(c.total_time_percent(), None);
     }
 
     #[test]
