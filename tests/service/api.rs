@@ -344,6 +344,24 @@ async fn comparisons_match_expected_documents() {
         .await;
         let shown = v["comparison"]["functions"].as_array().unwrap();
         assert!(shown.iter().all(|r| r["file"] != "~"));
+        let (_, v) = get_json(
+            &c,
+            &srv.url(&format!(
+                "/api/comparisons/{cid}?status=added,removed&sort=name&order=asc"
+            )),
+        )
+        .await;
+        let shown = v["comparison"]["functions"].as_array().unwrap();
+        let want = rows
+            .iter()
+            .filter(|r| r["status"] == "added" || r["status"] == "removed")
+            .count();
+        assert_eq!(shown.len(), want);
+        assert!(shown
+            .windows(2)
+            .all(|w| w[0]["name"].as_str() <= w[1]["name"].as_str()));
+        let (st, _) = get_json(&c, &srv.url(&format!("/api/comparisons/{cid}?sort=bogus"))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
         let (st, v) = get_json(&c, &srv.url(&format!("/api/comparisons/{cid}?q=(["))).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
         let csv = c
