@@ -397,3 +397,53 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_absolute_cap_ends_an_active_session() {
+    let env = TestEnv::new();
+    let srv = env.start("serve", &[("SESSION_MAX_AGE_SECS", "2")]);
+    let c = user("capped");
+    let (_, first) = get_json(&c, &srv.url("/api/session-info")).await;
+    // Activity does not extend it past the cap.
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let _ = get_json(&c, &srv.url("/api/profiles")).await;
+    }
+    let (_, later) = get_json(&c, &srv.url("/api/session-info")).await;
+    assert_ne!(
+        first["session_id"], later["session_id"],
+        "session outlived its absolute cap"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refuses_a_newer_keyspace_layout() {
+    let env = TestEnv::new();
+    let mut r = env.redis();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}schema_version", env.prefix))
+        .arg(99)
+        .query(&mut r)
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profdiff"))
+        .arg("migrate")
+        .env("REDIS_URL", &env.redis_url)
+        .env("REDIS_PREFIX", &env.prefix)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("newer than this build"), "{err}");
+    // A fresh keyspace migrates to the latest layout, and again is a no-op.
+    let env2 = TestEnv::new();
+    for expect in ["version 0 -> 2", "version 2 -> 2"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_profdiff"))
+            .arg("migrate")
+            .env("REDIS_URL", &env2.redis_url)
+            .env("REDIS_PREFIX", &env2.prefix)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains(expect));
+    }
+}
