@@ -43,6 +43,7 @@ async fn four_users_see_only_their_own() {
     let env = TestEnv::new();
     let srv = env.start("serve", &[]);
     let mut seen = Vec::new();
+    let mut jobs: Vec<String> = Vec::new();
     for u in 0..4 {
         let c = user(&format!("user-{u}"));
         let (a, b) = upload_pair(&c, &srv, "textpipe").await;
@@ -57,6 +58,7 @@ async fn four_users_see_only_their_own() {
         let (cid, doc) = compare(&c, &srv, &a, &b).await;
         assert_eq!(doc["schema"], "profdiff.comparison/v1");
         let (_, info) = get_json(&c, &srv.url("/api/session-info")).await;
+        jobs.push(list[0]["job_id"].as_str().unwrap_or_default().to_string());
         seen.push((
             c,
             a,
@@ -82,6 +84,8 @@ async fn four_users_see_only_their_own() {
                 continue;
             }
             let (st, _) = get_json(c, &srv.url(&format!("/api/profiles/{oa}"))).await;
+            assert_eq!(st, StatusCode::NOT_FOUND);
+            let (st, _) = get_json(c, &srv.url(&format!("/api/jobs/{}", jobs[j]))).await;
             assert_eq!(st, StatusCode::NOT_FOUND);
             let (st, _) = get_json(c, &srv.url(&format!("/api/comparisons/{ocid}"))).await;
             assert_eq!(st, StatusCode::NOT_FOUND);
