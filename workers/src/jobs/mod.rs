@@ -219,9 +219,7 @@ async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
         Err(e) => return Err(JobError::Transient(format!("reading the upload: {e}"))),
     };
     let decoded = ctx.pool.decode(bytes, job.name.clone()).await?;
-    if store.record(&key).await?.is_none() {
-        return Ok(()); // cleared while we decoded: store nothing
-    }
+    // Stores nothing if the profile was deleted or cleared while we decoded.
     store
         .put_profile(
             &job.session,
@@ -312,9 +310,6 @@ async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError>
     let candidate = blobs.pop().unwrap_or_default();
     let baseline = blobs.pop().unwrap_or_default();
     let result = ctx.pool.compare(baseline, candidate).await?;
-    if store.record(&key).await?.is_none() {
-        return Ok(());
-    }
     store
         .put_comparison_blob(
             &job.session,
