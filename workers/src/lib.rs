@@ -9,6 +9,7 @@ pub mod encode;
 pub mod merge;
 pub mod profile;
 pub mod report;
+pub mod stats;
 
 #[cfg(feature = "service")]
 pub mod actors;
