@@ -211,7 +211,8 @@ mod tests {
         let asym_y: Vec<f64> = (0..11)
             .map(|i| f64::from(i % 5) + 0.13 * f64::from(i) + 0.4)
             .collect();
-        let cases: Vec<(Vec<f64>, Vec<f64>, f64, f64, Method)> = vec![
+        type Case = (Vec<f64>, Vec<f64>, f64, f64, Method);
+        let cases: Vec<Case> = vec![
             (
                 vec![1.1, 2.2, 3.3, 4.4],
                 vec![5.5, 6.6, 7.7, 8.8, 9.9],

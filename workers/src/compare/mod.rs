@@ -3,6 +3,7 @@
 //! [`compare`] builds the full document in contract order; [`Comparison::view`] derives
 //! filtered, re-sorted, paged copies of it for the CLI and the web tier.
 
+mod groups;
 mod paths;
 mod view;
 
@@ -13,6 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::profile::{Profile, Stats};
 
+pub use groups::{
+    compare_groups, min_p_value, FunctionGroupDiff, GroupComparison, GroupDiff, GroupSide, Spread,
+    Verdict, DEFAULT_ALPHA, GROUP_SCHEMA,
+};
 pub use paths::{is_builtin, is_stdlib};
 pub use view::{ComparisonView, SortKey, SortKeyError, SortSpec, ViewOptions};
 
