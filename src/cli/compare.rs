@@ -9,6 +9,7 @@ use profdiff_workers::compare::{
     compare, Comparison, FunctionDiff, Numbers, SortSpec, Status, ViewOptions,
 };
 
+use super::groups::GroupFormat;
 use super::{
     finish, grouped, human_time, load, signed_percent, signed_time, write_out, ColorChoice,
     Failure, EXIT_GATE,
@@ -26,6 +27,8 @@ pub enum CompareFormat {
     Json,
     /// One row per function, with a header.
     Csv,
+    /// Markdown for a pull-request comment (groups only).
+    Markdown,
 }
 
 fn parse_sort(s: &str) -> Result<SortSpec, String> {
@@ -68,10 +71,24 @@ fn parse_statuses(s: &str) -> Result<StatusList, String> {
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// The reference dump (before).
-    pub baseline: PathBuf,
+    #[arg(required_unless_present = "baseline_group")]
+    pub baseline: Option<PathBuf>,
     /// The dump to judge (after).
-    pub candidate: PathBuf,
-    /// Output format.
+    #[arg(required_unless_present = "candidate_group")]
+    pub candidate: Option<PathBuf>,
+    /// Repeated runs of the baseline (instead of BASELINE): compares medians and tests
+    /// the difference against the run-to-run noise.
+    #[arg(long, num_args = 1.., value_name = "DUMP", requires = "candidate_group",
+          conflicts_with_all = ["baseline", "candidate"])]
+    pub baseline_group: Vec<PathBuf>,
+    /// Repeated runs of the candidate (with --baseline-group).
+    #[arg(long, num_args = 1.., value_name = "DUMP", requires = "baseline_group")]
+    pub candidate_group: Vec<PathBuf>,
+    /// Groups: significance level of the Mann-Whitney test (default 0.05); with it the
+    /// regression gate trips only on a significant increase.
+    #[arg(long, value_name = "ALPHA", value_parser = parse_finite, requires = "baseline_group")]
+    pub significance: Option<f64>,
+    /// Output format (markdown: groups only).
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
     /// Sort column: abs_delta_tt (default), delta_tt, delta_ct, delta_nc, percent,
@@ -114,8 +131,33 @@ pub fn run(args: CompareArgs) -> ExitCode {
 }
 
 fn execute(args: CompareArgs) -> Result<ExitCode, Failure> {
-    let baseline = load(&args.baseline)?;
-    let candidate = load(&args.candidate)?;
+    let (Some(baseline), Some(candidate)) = (&args.baseline, &args.candidate) else {
+        let format = match args.format {
+            CompareFormat::Table => GroupFormat::Table,
+            CompareFormat::Json => GroupFormat::Json,
+            CompareFormat::Markdown => GroupFormat::Markdown,
+            CompareFormat::Csv => {
+                return Err(Failure::bad_input(
+                    "--format csv is not available for groups (use table, json or markdown)",
+                ))
+            }
+        };
+        return super::groups::run_offline(
+            &args.baseline_group,
+            &args.candidate_group,
+            format,
+            args.limit,
+            args.fail_on_regression,
+            args.significance,
+        );
+    };
+    if args.format == CompareFormat::Markdown {
+        return Err(Failure::bad_input(
+            "--format markdown needs --baseline-group/--candidate-group",
+        ));
+    }
+    let baseline = load(baseline)?;
+    let candidate = load(candidate)?;
     let full = compare(&baseline, &candidate);
     drop((baseline, candidate));
 
@@ -146,7 +188,7 @@ fn execute(args: CompareArgs) -> Result<ExitCode, Failure> {
             writeln!(w)
         })?,
         CompareFormat::Csv => write_out(|w| write_csv(w, doc))?,
-        CompareFormat::Table => {
+        CompareFormat::Table | CompareFormat::Markdown => {
             let color = args.color.enabled();
             write_out(|w| write_table(w, doc, view.total_rows, full.functions.len(), &opts, color))?
         }

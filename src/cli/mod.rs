@@ -2,6 +2,7 @@
 //! dump with a one-line error, exit codes, output writing and human units.
 
 pub mod compare;
+pub mod groups;
 pub mod inspect;
 pub mod merge;
 
