@@ -75,6 +75,8 @@ pub fn configure(app: &mut web::ServiceConfig) {
                     .route("/jobs/{id}", web::get().to(routes::jobs::get))
                     .route("/compare", web::post().to(routes::comparisons::create))
                     .route("/comparisons/{id}", web::get().to(routes::comparisons::get))
+                    .route("/batches", web::post().to(routes::batches::create))
+                    .route("/batches/{id}", web::get().to(routes::batches::get))
                     .route("/clear", web::post().to(routes::session::clear))
                     .route("/session-info", web::get().to(routes::session::info))
                     .default_service(web::to(not_found)),

@@ -3,6 +3,7 @@
 //! dir and runs the real binary on a random port.
 
 mod api;
+mod batches;
 mod common;
 mod janitor;
 mod limits;

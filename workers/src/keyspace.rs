@@ -9,6 +9,7 @@
 //! - `session:{sid}:comparisons` — zset of comparison ids.
 //! - `session:{sid}:cmp:{cid}` — hash (baseline, candidate, status, job, error).
 //! - `session:{sid}:cmp:{cid}:data` — the comparison, postcard + zstd.
+//! - `session:{sid}:batches`, `session:{sid}:batch:{bid}` (+ `:data`) — batches.
 //! - `session:{sid}:job:{jid}` — job status hash (kind, status, error, target).
 //! - `session:{sid}:jobs` — zset of job ids.
 //! - `sessions` — zset of live session ids by last activity (debug view, janitor).
@@ -75,6 +76,18 @@ impl Keyspace {
     /// One comparison's stored result.
     pub fn comparison_data(&self, sid: &str, cid: &str) -> String {
         format!("{}cmp:{cid}:data", self.session_root(sid))
+    }
+    /// The session's batch index.
+    pub fn batches(&self, sid: &str) -> String {
+        format!("{}batches", self.session_root(sid))
+    }
+    /// One batch's record (hash: baseline and candidate profile ids as JSON, created).
+    pub fn batch(&self, sid: &str, bid: &str) -> String {
+        format!("{}batch:{bid}", self.session_root(sid))
+    }
+    /// One batch's computed summary (MessagePack+zstd), written once all parses ended.
+    pub fn batch_data(&self, sid: &str, bid: &str) -> String {
+        format!("{}batch:{bid}:data", self.session_root(sid))
     }
     /// The session's job index (so `clear` needs no SCAN).
     pub fn jobs(&self, sid: &str) -> String {

@@ -1,5 +1,6 @@
 //! One file per resource.
 
+pub mod batches;
 pub mod comparisons;
 pub mod debug;
 pub mod health;

@@ -85,6 +85,12 @@ pub async fn clear(
     for id in &jids {
         doomed.push(keys.job(sid, id));
     }
+    let bids: Vec<String> = conn.zrange(keys.batches(sid), 0, -1).await?;
+    doomed.push(keys.batches(sid));
+    for id in &bids {
+        doomed.push(keys.batch(sid, id));
+        doomed.push(keys.batch_data(sid, id));
+    }
     for chunk in doomed.chunks(500) {
         let _: u64 = conn.del(chunk).await?;
     }

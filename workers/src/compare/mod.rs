@@ -3,6 +3,7 @@
 //! [`compare`] builds the full document in contract order; [`Comparison::view`] derives
 //! filtered, re-sorted, paged copies of it for the CLI and the web tier.
 
+mod batch;
 mod groups;
 mod paths;
 mod view;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::profile::{Profile, Stats};
 
+pub use batch::{summarize, BatchSummary, CandidateTotal, BATCH_SCHEMA};
 pub use groups::{
     compare_groups, min_p_value, FunctionGroupDiff, GroupComparison, GroupDiff, GroupSide, Spread,
     Verdict, DEFAULT_ALPHA, GROUP_SCHEMA,

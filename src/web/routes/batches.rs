@@ -1,0 +1,445 @@
+//! `POST /api/batches` (many dumps with roles: multipart fields `baseline` and
+//! `candidate`, each repeatable) and `GET /api/batches/{id}` (progress, then the
+//! `profdiff.batch/v1` summary).
+//!
+//! Each dump becomes an ordinary profile with a parse job (so it also shows in
+//! `/api/profiles`). Once every parse has ended, the first read computes the summary on a
+//! blocking thread and stores it under `batch:{id}:data`; later reads (from any web
+//! process) load it from there.
+
+use std::path::PathBuf;
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::TryStreamExt;
+use profdiff_workers::compare::{summarize, BatchSummary, DEFAULT_ALPHA};
+use profdiff_workers::jobs::ParseJob;
+use profdiff_workers::store::{codec, now_millis};
+use profdiff_workers::Profile;
+use redis::AsyncCommands;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use super::upload::sanitize_name;
+use super::{check_id, new_id};
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::session::Session;
+use crate::web::AppState;
+
+/// Most dumps in one batch (each is a parse job and a blob read for the summary).
+const MAX_BATCH_FILES: usize = 200;
+/// Rows of the top-regressions/improvements lists.
+const TOP: usize = 20;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Baseline,
+    Candidate,
+}
+
+struct Saved {
+    id: String,
+    name: String,
+    path: PathBuf,
+    size: u64,
+    role: Role,
+}
+
+async fn remove_all(saved: &[Saved], partial: Option<&PathBuf>) {
+    for s in saved {
+        let _ = tokio::fs::remove_file(&s.path).await;
+    }
+    if let Some(p) = partial {
+        let _ = tokio::fs::remove_file(p).await;
+    }
+}
+
+/// Stores the dumps, queues their parse jobs and records the batch; 202
+/// `{"batch_id","profiles":[{"id","name","role","job_id"}]}`.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    mut payload: Multipart,
+) -> ApiResult<HttpResponse> {
+    let limit = state.cfg.max_upload_bytes;
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let queued = state.queues.depth().await?;
+    if queued >= state.cfg.queue_cap {
+        return Err(ApiError::Busy { queued });
+    }
+    let dir = state.cfg.uploads_dir().join(&*session.id);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::Internal(format!("creating upload folder: {e}")))?;
+    let mut saved: Vec<Saved> = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let mut field = match payload.try_next().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                remove_all(&saved, None).await;
+                return Err(ApiError::BadRequest(format!(
+                    "malformed multipart body: {e}"
+                )));
+            }
+        };
+        let role = match field.name() {
+            Some("baseline") => Role::Baseline,
+            Some("candidate") => Role::Candidate,
+            other => {
+                let other = other.unwrap_or("").to_owned();
+                remove_all(&saved, None).await;
+                return Err(ApiError::BadRequest(format!(
+                    "unknown multipart field {other:?} (use `baseline` and `candidate`)"
+                )));
+            }
+        };
+        if saved.len() >= MAX_BATCH_FILES {
+            remove_all(&saved, None).await;
+            return Err(ApiError::BadRequest(format!(
+                "too many dumps in one batch (limit {MAX_BATCH_FILES})"
+            )));
+        }
+        let raw = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .unwrap_or("")
+            .to_string();
+        let name = sanitize_name(&raw);
+        let id = new_id();
+        let path = dir.join(&id);
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
+        let mut size: u64 = 0;
+        loop {
+            let chunk = match field.try_next().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    drop(file);
+                    remove_all(&saved, Some(&path)).await;
+                    return Err(ApiError::BadRequest(format!(
+                        "malformed multipart body: {e}"
+                    )));
+                }
+            };
+            size += chunk.len() as u64;
+            total += chunk.len() as u64;
+            if total > limit {
+                drop(file);
+                remove_all(&saved, Some(&path)).await;
+                return Err(ApiError::TooLarge { limit });
+            }
+            if let Err(e) = file.write_all(&chunk).await {
+                drop(file);
+                remove_all(&saved, Some(&path)).await;
+                return Err(ApiError::Internal(format!("writing upload: {e}")));
+            }
+        }
+        if let Err(e) = file.flush().await {
+            remove_all(&saved, Some(&path)).await;
+            return Err(ApiError::Internal(format!("writing upload: {e}")));
+        }
+        saved.push(Saved {
+            id,
+            name,
+            path,
+            size,
+            role,
+        });
+    }
+    let count = |r: Role| saved.iter().filter(|s| s.role == r).count();
+    if count(Role::Baseline) == 0 || count(Role::Candidate) == 0 {
+        remove_all(&saved, None).await;
+        return Err(ApiError::BadRequest(
+            "a batch needs at least one `baseline` and one `candidate` file".into(),
+        ));
+    }
+
+    let keys = state.store.keys();
+    let sid = &*session.id;
+    let now = now_millis();
+    let bid = new_id();
+    let ids = |r: Role| -> Vec<&str> {
+        saved
+            .iter()
+            .filter(|s| s.role == r)
+            .map(|s| s.id.as_str())
+            .collect()
+    };
+    let mut out = Vec::with_capacity(saved.len());
+    let mut jobs = Vec::with_capacity(saved.len());
+    let mut p = redis::pipe();
+    p.atomic();
+    for (order, s) in saved.iter().enumerate() {
+        let job_id = new_id();
+        let pkey = keys.profile(sid, &s.id);
+        let jkey = keys.job(sid, &job_id);
+        p.hset_multiple(
+            &pkey,
+            &[
+                ("name", s.name.clone()),
+                ("size", s.size.to_string()),
+                ("status", "queued".into()),
+                ("format", String::new()),
+                ("error", String::new()),
+                ("job", job_id.clone()),
+                ("uploaded", now.to_string()),
+                ("path", s.path.display().to_string()),
+                ("batch", bid.clone()),
+            ],
+        )
+        .ignore()
+        .expire_at(&pkey, session.expire_at)
+        .ignore()
+        .zadd(keys.profiles(sid), &s.id, now + order as i64)
+        .ignore()
+        .hset_multiple(
+            &jkey,
+            &[
+                ("kind", "parse"),
+                ("status", "queued"),
+                ("error", ""),
+                ("target", s.id.as_str()),
+            ],
+        )
+        .ignore()
+        .expire_at(&jkey, session.expire_at)
+        .ignore()
+        .zadd(keys.jobs(sid), &job_id, now)
+        .ignore();
+        let role = if s.role == Role::Baseline {
+            "baseline"
+        } else {
+            "candidate"
+        };
+        out.push(
+            json!({"id": s.id, "name": s.name, "role": role, "job_id": job_id, "size": s.size}),
+        );
+        jobs.push(ParseJob {
+            session: sid.to_string(),
+            profile_id: s.id.clone(),
+            job_id,
+            path: s.path.clone(),
+            name: s.name.clone(),
+            expire_at: session.expire_at,
+        });
+    }
+    let bkey = keys.batch(sid, &bid);
+    p.hset_multiple(
+        &bkey,
+        &[
+            ("baseline", json!(ids(Role::Baseline)).to_string()),
+            ("candidate", json!(ids(Role::Candidate)).to_string()),
+            ("created", now.to_string()),
+        ],
+    )
+    .ignore()
+    .expire_at(&bkey, session.expire_at)
+    .ignore()
+    .zadd(keys.batches(sid), &bid, now)
+    .ignore();
+    for idx in [keys.profiles(sid), keys.jobs(sid), keys.batches(sid)] {
+        p.expire_at(idx, session.expire_at).ignore();
+    }
+    if let Err(e) = p.query_async::<()>(&mut state.store.conn()).await {
+        remove_all(&saved, None).await;
+        return Err(e.into());
+    }
+    for job in jobs {
+        state.queues.push_parse(job).await?;
+    }
+    Ok(HttpResponse::Accepted().json(json!({
+        "batch_id": bid,
+        "status": "queued",
+        "profiles": out,
+    })))
+}
+
+/// Query of `GET /api/batches/{id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct BatchQuery {
+    /// Rows of `groups.functions` to return (default 50, 0 = all).
+    limit: Option<usize>,
+    /// `file:line(name)` or a bare name: adds `function` with its per-run trend.
+    function: Option<String>,
+}
+
+fn id_list(rec: &profdiff_workers::store::Record, field: &str) -> Vec<String> {
+    rec.get(field)
+        .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| profdiff_workers::keyspace::is_valid_id(id))
+        .collect()
+}
+
+/// Progress while parsing; the summary once every parse has ended.
+pub async fn get(
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    id: web::Path<String>,
+    q: web::Query<BatchQuery>,
+) -> ApiResult<HttpResponse> {
+    check_id(&id, "batch")?;
+    let keys = state.store.keys();
+    let sid = &*session.id;
+    let rec = state
+        .store
+        .record(&keys.batch(sid, &id))
+        .await?
+        .ok_or(ApiError::NotFound("batch"))?;
+    let (base_ids, cand_ids) = (id_list(&rec, "baseline"), id_list(&rec, "candidate"));
+    let mut runs = Vec::new();
+    let (mut done, mut failed) = (0usize, Vec::new());
+    for (role, pid) in base_ids
+        .iter()
+        .map(|p| ("baseline", p))
+        .chain(cand_ids.iter().map(|p| ("candidate", p)))
+    {
+        let prec = state
+            .store
+            .record(&keys.profile(sid, pid))
+            .await?
+            .unwrap_or_default();
+        let status = prec
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| "deleted".into());
+        let name = prec.get("name").cloned().unwrap_or_default();
+        match status.as_str() {
+            "ready" => done += 1,
+            "failed" | "deleted" => {
+                done += 1;
+                failed.push(json!({"id": pid, "name": name, "role": role,
+                    "error": prec.get("error").cloned().unwrap_or_else(|| "profile deleted".into())}));
+            }
+            _ => {}
+        }
+        runs.push(json!({"id": pid, "name": name, "role": role, "status": status}));
+    }
+    let total = runs.len();
+    let n_failed = failed.len();
+    let mut out = json!({
+        "id": id.as_str(),
+        "progress": {"done": done, "total": total, "failed": failed.len()},
+        "failures": failed,
+        "profiles": runs,
+    });
+    if done < total {
+        out["status"] = json!("running");
+        return Ok(HttpResponse::Accepted().json(out));
+    }
+    let summary = match load_or_build(&state, sid, &id, &base_ids, &cand_ids).await? {
+        Some(s) => s,
+        None => {
+            out["status"] = json!("failed");
+            out["error"] = json!("no baseline or no candidate dump could be parsed");
+            return Ok(HttpResponse::UnprocessableEntity().json(out));
+        }
+    };
+    let q = q.into_inner();
+    let detail = q
+        .function
+        .as_deref()
+        .and_then(|f| summary.groups.function(f).cloned());
+    let mut s = summary;
+    match q.limit.unwrap_or(50) {
+        0 => {}
+        n => s.groups.functions.truncate(n),
+    }
+    out["status"] = json!(if n_failed > 0 {
+        "done_with_failures"
+    } else {
+        "done"
+    });
+    out["summary"] = serde_json::to_value(&s).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if q.function.is_some() {
+        out["function"] = match detail {
+            Some(d) => json!({
+                "file": d.file, "line": d.line, "name": d.name,
+                "baseline": d.tt.baseline.values, "candidate": d.tt.candidate.values,
+                "baseline_runs": s.groups.baseline.runs, "candidate_runs": s.groups.candidate.runs,
+                "verdict": d.tt.verdict, "test": d.tt.test,
+            }),
+            None => return Err(ApiError::NotFound("function")),
+        };
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The stored summary, or one built now from the ready profiles (and stored).
+async fn load_or_build(
+    state: &AppState,
+    sid: &str,
+    bid: &str,
+    base_ids: &[String],
+    cand_ids: &[String],
+) -> ApiResult<Option<BatchSummary>> {
+    let keys = state.store.keys();
+    let dkey = keys.batch_data(sid, bid);
+    let mut conn = state.store.conn();
+    let cached: Option<Vec<u8>> = conn.get(&dkey).await?;
+    if let Some(blob) = cached {
+        let s = web::block(move || codec::decode::<BatchSummary>(&blob))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(Some(s));
+    }
+    let mut blobs = (Vec::new(), Vec::new());
+    for (ids, out) in [(base_ids, &mut blobs.0), (cand_ids, &mut blobs.1)] {
+        for pid in ids {
+            if let Some(b) = state.store.get_profile_blob(sid, pid).await? {
+                out.push(b);
+            }
+        }
+    }
+    let built = web::block(move || -> Result<Option<(BatchSummary, Vec<u8>)>, String> {
+        let dec = |v: &[Vec<u8>]| -> Result<Vec<Profile>, String> {
+            v.iter()
+                .map(|b| codec::decode::<Profile>(b).map_err(|e| e.to_string()))
+                .collect()
+        };
+        let (b, c) = (dec(&blobs.0)?, dec(&blobs.1)?);
+        let br: Vec<&Profile> = b.iter().collect();
+        let cr: Vec<&Profile> = c.iter().collect();
+        match summarize(&br, &cr, DEFAULT_ALPHA, TOP) {
+            Some(s) => {
+                let blob = codec::encode(&s).map_err(|e| e.to_string())?;
+                Ok(Some((s, blob)))
+            }
+            None => Ok(None),
+        }
+    })
+    .await?
+    .map_err(ApiError::Internal)?;
+    let Some((summary, blob)) = built else {
+        return Ok(None);
+    };
+    let expire: Option<i64> = conn.expire_time(keys.batch(sid, bid)).await.ok();
+    match expire {
+        Some(at) if at > 0 => {
+            let _: () = redis::cmd("SET")
+                .arg(&dkey)
+                .arg(blob)
+                .arg("EXAT")
+                .arg(at)
+                .query_async(&mut conn)
+                .await?;
+        }
+        // The batch record has gone (cleared) meanwhile: keep nothing.
+        _ => {}
+    }
+    Ok(Some(summary))
+}
