@@ -28,6 +28,8 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Merge several dumps into one marshal dump that pstats loads (like `Stats.add`).
     Merge(cli::merge::MergeArgs),
+    /// Upload a batch (baseline runs and candidates) to a server, wait, print the summary.
+    Submit(cli::submit::SubmitArgs),
     /// Run the web tier, the workers and the janitor in one process.
     Serve(config::Config),
     /// Run the web tier only (workers run elsewhere against the same Redis).
@@ -96,6 +98,7 @@ fn run() -> ExitCode {
         Command::Compare(args) => cli::compare::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Merge(args) => cli::merge::run(args),
+        Command::Submit(args) => cli::submit::run(args),
         Command::Serve(cfg) => run_service(cfg, Some(service::Role::Serve)),
         Command::Web(cfg) => run_service(cfg, Some(service::Role::Web)),
         Command::Worker(cfg) => run_service(cfg, Some(service::Role::Worker)),

@@ -44,7 +44,8 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
         .map_err(|e| e.to_string())
 }
 
-fn parse_finite(s: &str) -> Result<f64, String> {
+/// A finite float from the command line.
+pub fn parse_finite(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
         .parse()

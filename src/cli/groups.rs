@@ -59,18 +59,8 @@ pub fn run_offline(
     })
 }
 
-/// One candidate of a batch against the baseline (group median): a summary line.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CandidateLine {
-    /// The dump's name.
-    pub name: String,
-    /// Its total time.
-    pub total_time: f64,
-    /// total − baseline median.
-    pub delta: f64,
-    /// delta / |baseline median| × 100.
-    pub percent: Option<f64>,
-}
+/// One candidate of a batch against the baseline median.
+pub use profdiff_workers::compare::CandidateTotal as CandidateLine;
 
 /// The CI gate: a total-time increase of at least `pct`, and (when `alpha` is given)
 /// significant at `alpha`.

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod groups;
 pub mod inspect;
 pub mod merge;
+pub mod submit;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;

@@ -8,3 +8,4 @@ mod common;
 mod janitor;
 mod limits;
 mod resilience;
+mod submit;
