@@ -2,6 +2,10 @@
 //! `anyhow` lives only here and in the service start-up; the library crates use `thiserror`.
 
 mod cli;
+mod config;
+mod service;
+mod telemetry;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -24,6 +28,37 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Merge several dumps into one marshal dump that pstats loads (like `Stats.add`).
     Merge(cli::merge::MergeArgs),
+    /// Run the web tier, the workers and the janitor in one process.
+    Serve(config::Config),
+    /// Run the web tier only (workers run elsewhere against the same Redis).
+    Web(config::Config),
+    /// Run job workers (and the janitor) only.
+    Worker(config::Config),
+    /// Bring the Redis keyspace layout up to date and exit.
+    Migrate(config::Config),
+}
+
+fn run_service(cfg: config::Config, role: Option<service::Role>) -> ExitCode {
+    telemetry::init();
+    // SyncArbiter actors need an actix System around the async runtime.
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(async move {
+        match role {
+            Some(role) => service::run(cfg, role).await,
+            None => service::migrate_cmd(cfg).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("profdiff: {e:#}");
+            if e.downcast_ref::<service::StartError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -61,6 +96,10 @@ fn run() -> ExitCode {
         Command::Compare(args) => cli::compare::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Merge(args) => cli::merge::run(args),
+        Command::Serve(cfg) => run_service(cfg, Some(service::Role::Serve)),
+        Command::Web(cfg) => run_service(cfg, Some(service::Role::Web)),
+        Command::Worker(cfg) => run_service(cfg, Some(service::Role::Worker)),
+        Command::Migrate(cfg) => run_service(cfg, None),
     }
 }
 
