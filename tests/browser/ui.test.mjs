@@ -1,0 +1,282 @@
+// Browser tests of the profdiff UI: the real `target/debug/profdiff serve` (built by
+// `cargo test` before) on a random port, its own Redis key prefix and data dir, driven
+// by Debian's Chromium through playwright-core. Run: `npm test` in tests/browser.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = process.env.PROFDIFF_BIN ?? join(ROOT, 'target', 'debug', 'profdiff');
+const FIX = join(ROOT, 'tests', 'fixtures');
+const SHOTS = join(ROOT, 'target', 'ui-screenshots');
+const REDIS_URL = process.env.PROFDIFF_TEST_REDIS ?? 'redis://127.0.0.1:6379/';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** @type {import('node:child_process').ChildProcess} */
+let server;
+let base = '';
+const prefix = `pdui:${randomUUID().replace(/-/g, '')}:`;
+const dataDir = mkdtempSync(join(tmpdir(), 'profdiff-ui-'));
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** Console errors and page errors of every page, checked after each test. @type {string[]} */
+let consoleErrors = [];
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0'], {
+      env: {
+        ...process.env,
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        DATA_DIR: dataDir,
+        JANITOR_INTERVAL_SECS: '0',
+        RUST_LOG: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => reject(new Error('profdiff did not start within 30 s')), 30_000);
+    let buf = '';
+    server.stdout?.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/profdiff listening on (http:\/\/\S+)/);
+      if (m && !base) {
+        base = m[1];
+        clearTimeout(timer);
+        resolve(base);
+      }
+    });
+    server.on('exit', (code) => {
+      if (!base) reject(new Error(`profdiff exited early with ${code}`));
+    });
+  });
+}
+
+function deleteKeys() {
+  try {
+    const keys = execFileSync('redis-cli', ['-u', REDIS_URL, '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+    for (let i = 0; i < keys.length; i += 200) execFileSync('redis-cli', ['-u', REDIS_URL, 'del', ...keys.slice(i, i + 200)]);
+  } catch (e) {
+    console.error(`could not delete test keys: ${e}`);
+  }
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  assert.ok(existsSync(BIN), `${BIN} missing: run cargo build first`);
+  await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (server.exitCode === null) server.kill('SIGKILL');
+  }
+  deleteKeys();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  const errs = consoleErrors;
+  consoleErrors = [];
+  assert.deepEqual(errs, [], 'no console errors');
+});
+
+/** A fresh browser context (own cookies = own session) and page. */
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(`${m.text()} @ ${m.location().url}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  await page.goto(base + '/');
+  await page.waitForSelector('#dropzone');
+  return { context, page };
+}
+
+/** @param {import('playwright-core').Page} page @param {string[]} names */
+async function uploadViaPicker(page, names) {
+  await page.setInputFiles('#file-input', names.map((n) => join(FIX, n)));
+}
+
+/** Drops files on the drop zone the way a drag from the desktop does. */
+async function uploadViaDrop(/** @type {import('playwright-core').Page} */ page, /** @type {string[]} */ names) {
+  const files = names.map((n) => ({ name: n.split('/').pop(), bytes: [...readFileSync(join(FIX, n))] }));
+  const dt = await page.evaluateHandle((fs) => {
+    const d = new DataTransfer();
+    for (const f of fs) d.items.add(new File([new Uint8Array(f.bytes)], f.name));
+    return d;
+  }, files);
+  await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+}
+
+/** @param {import('playwright-core').Page} page @param {string} name @param {string} state */
+async function waitUpload(page, name, state) {
+  await page.waitForSelector(`li.upload[data-name="${name}"][data-state="${state}"]`, { timeout: 30_000 });
+}
+
+test('two sessions never see each other\'s profiles', async () => {
+  const a = await newPage();
+  const b = await newPage();
+  await uploadViaPicker(a.page, ['textpipe_before.prof']);
+  await uploadViaPicker(b.page, ['recursion_before.prof']);
+  await waitUpload(a.page, 'textpipe_before.prof', 'done');
+  await waitUpload(b.page, 'recursion_before.prof', 'done');
+  await a.page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  await b.page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  const namesA = await a.page.$$eval('#profiles-table tbody th', (ths) => ths.map((t) => t.textContent));
+  const namesB = await b.page.$$eval('#profiles-table tbody th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(namesA, ['textpipe_before.prof']);
+  assert.deepEqual(namesB, ['recursion_before.prof']);
+  // A's profile id is unknown to B, even through the API.
+  const idA = await a.page.getAttribute('#profiles-table tbody tr', 'data-id');
+  const status = await b.page.evaluate(async (id) => (await fetch(`/api/profiles/${id}/graph`)).status, idA);
+  assert.equal(status, 404);
+  // That fetch logged a 404 on purpose; it is not a UI error.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('404'));
+  await a.context.close();
+  await b.context.close();
+});
+
+test('textpipe pair: progress, both ready, comparison table, sort, filter, flame graph', async () => {
+  const expected = JSON.parse(readFileSync(join(FIX, 'expected', 'textpipe.expected.json'), 'utf8'));
+  const { context, page } = await newPage();
+  await uploadViaPicker(page, ['textpipe_before.prof']);
+  await waitUpload(page, 'textpipe_before.prof', 'done');
+  await uploadViaPicker(page, ['textpipe_after.prof']);
+  // Each upload has a progress bar that ends full.
+  assert.equal(await page.locator('li.upload progress').count(), 2);
+  await waitUpload(page, 'textpipe_after.prof', 'done');
+  const full = await page.$$eval('li.upload progress', (ps) => ps.map((p) => /** @type {HTMLProgressElement} */ (p).value));
+  assert.deepEqual(full, [1, 1]);
+  await page.waitForSelector('#compare-recent');
+  assert.equal(await page.locator('#profiles-table tr[data-status="ready"]').count(), 2);
+  await page.screenshot({ path: join(SHOTS, 'upload.png'), fullPage: true });
+
+  await page.click('#compare-recent');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  const first = await page.getAttribute('#cmp-table tbody tr', 'data-name');
+  assert.equal(first, expected.functions[0].name);
+  assert.match((await page.textContent('#cards')) ?? '', /Speed-up/);
+  const total = expected.functions.length;
+  assert.match((await page.textContent('#row-count')) ?? '', new RegExp(`of ${total}$`));
+  await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
+
+  // Sort by name: ascending, then descending.
+  const names = async () => page.$$eval('#cmp-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-name') ?? ''));
+  await page.click('button[data-sort="name"]');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="name"]');
+  const asc = await names();
+  const allNames = expected.functions.map((/** @type {any} */ f) => f.name).sort();
+  assert.deepEqual(asc, allNames.slice(0, asc.length));
+  await page.click('button[data-sort="name"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="name"]');
+  const desc = await names();
+  assert.deepEqual(desc, allNames.slice().reverse().slice(0, desc.length));
+
+  // Filter: only matching rows, and the count says how many.
+  const want = expected.functions.filter((/** @type {any} */ f) => f.name.includes('normalize') || f.file.includes('normalize'));
+  assert.ok(want.length > 0);
+  await page.fill('#filter', 'normalize');
+  await page.waitForFunction((n) => document.querySelector('#row-count')?.textContent?.endsWith(`of ${n}`), want.length);
+  const filtered = await names();
+  assert.deepEqual(filtered.slice().sort(), want.map((/** @type {any} */ f) => f.name).sort());
+
+  // Callers and callees of one function, both sides.
+  await page.click('#cmp-table tbody tr th button');
+  await page.waitForSelector('#detail table[data-dir="callers"]');
+
+  // The flame graph draws blocks and highlights a search.
+  await page.click('#tab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  const blocks = Number(await page.getAttribute('#flame', 'data-blocks'));
+  assert.ok(blocks > 3, `flame graph has ${blocks} blocks`);
+  await page.fill('#flame-search', 'tokenize');
+  await page.waitForFunction(() => Number(document.querySelector('#flame')?.getAttribute('data-matches')) > 0);
+  await page.screenshot({ path: join(SHOTS, 'flame.png'), fullPage: true });
+  // Zoom in and come back through the breadcrumb.
+  await page.click('#flame .fg-node:nth-child(2)');
+  await page.waitForSelector('.fg-crumb');
+  await page.click('.fg-crumb');
+  await page.waitForFunction(() => !document.querySelector('.fg-crumb'));
+
+  // The URL reopens the same view.
+  const url = page.url();
+  assert.match(url, /#\/compare\?.*cmp=/);
+  const again = await context.newPage();
+  again.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  await again.goto(url);
+  await again.waitForSelector('#flame .fg-node');
+
+  // One profile, pstats style.
+  await page.goto(`${base}/#/`);
+  await page.click('#profiles-table tbody tr a');
+  await page.waitForSelector('#profile-table tbody tr');
+  await page.screenshot({ path: join(SHOTS, 'profile.png'), fullPage: true });
+  await context.close();
+});
+
+test('a bad file shows its error while a good one in the same drop succeeds', async () => {
+  const { context, page } = await newPage();
+  await uploadViaDrop(page, ['bad/random_bytes.prof', 'stdlibmix_before.prof']);
+  await waitUpload(page, 'random_bytes.prof', 'failed');
+  await waitUpload(page, 'stdlibmix_before.prof', 'done');
+  const msg = (await page.textContent('li.upload[data-name="random_bytes.prof"] .upload-status')) ?? '';
+  assert.match(msg, /Could not read this file: \S+/);
+  await page.waitForSelector('#profiles-table tr[data-status="failed"]');
+  await page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  await context.close();
+});
+
+test('375 px wide: no horizontal scrolling', async () => {
+  const { context, page } = await newPage({ width: 375, height: 800 });
+  await uploadViaPicker(page, ['textpipe_before.prof', 'textpipe_after.prof']);
+  await waitUpload(page, 'textpipe_before.prof', 'done');
+  await waitUpload(page, 'textpipe_after.prof', 'done');
+  await page.waitForSelector('#compare-recent');
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(await overflow(), 0, 'home view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'narrow-upload.png'), fullPage: true });
+  await page.click('#compare-recent');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  assert.equal(await overflow(), 0, 'compare view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'narrow-compare.png'), fullPage: true });
+  await page.click('#tab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  assert.equal(await overflow(), 0, 'flame view scrolls sideways');
+  await context.close();
+});
+
+test('assets: strict CSP, revalidation, no inline script or style', async () => {
+  const res = await fetch(base + '/');
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  const etag = res.headers.get('etag');
+  assert.ok(etag);
+  const html = await res.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+  assert.doesNotMatch(html, /\sstyle=|<style/, 'no inline style');
+  const again = await fetch(base + '/', { headers: { 'if-none-match': etag } });
+  assert.equal(again.status, 304);
+  const js = await fetch(base + '/assets/app.js');
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  assert.equal((await fetch(base + '/assets/nope.js')).status, 404);
+});
