@@ -18,8 +18,8 @@ pub struct Config {
     /// Where uploads are kept (`DATA_DIR/uploads/<session>/`).
     #[arg(long, env = "DATA_DIR", default_value = "./profdiff-data")]
     pub data_dir: PathBuf,
-    /// Keys the User-Agent binding of sessions (a random one per process when unset,
-    /// which only matters when several web processes share Redis: set it there).
+    /// Keys the User-Agent binding of sessions (when unset, a random key is created once
+    /// and kept in Redis, so restarts and other web processes agree).
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
     /// Comma-separated origins allowed to call the API with credentials (CORS).

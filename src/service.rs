@@ -178,6 +178,21 @@ async fn janitor_loop(
     }
 }
 
+/// Without SECRET_KEY, every web process (and every restart) must still bind sessions
+/// the same way: the first one stores a random key in Redis, the others read it.
+async fn shared_secret(conn: &mut ConnectionManager, keys: &Keyspace) -> anyhow::Result<Vec<u8>> {
+    let fresh = hex::encode(rand::random::<[u8; 32]>());
+    let key = keys.secret();
+    let _: Option<String> = redis::cmd("SET")
+        .arg(&key)
+        .arg(&fresh)
+        .arg("NX")
+        .query_async(conn)
+        .await?;
+    let stored: String = redis::cmd("GET").arg(&key).query_async(conn).await?;
+    Ok(stored.into_bytes())
+}
+
 /// Runs `profdiff migrate`.
 pub async fn migrate_cmd(cfg: Config) -> anyhow::Result<()> {
     let (mut conn, _private) = connect(&cfg, false).await?;
@@ -240,7 +255,7 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
     } else {
         let secret = match &cfg.secret_key {
             Some(k) => k.as_bytes().to_vec(),
-            None => rand::random::<[u8; 32]>().to_vec(),
+            None => shared_secret(&mut conn, &keys).await?,
         };
         let state = web::Data::new(AppState {
             store: store.clone(),

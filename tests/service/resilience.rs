@@ -244,3 +244,48 @@ async fn backlog_past_8000_due_jobs_is_drained() {
     }
     assert_eq!(queues.depth().await.unwrap(), 0);
 }
+
+/// SIGTERM: the process stops accepting HTTP, lets the running job finish (or hands it
+/// back) and exits well within 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_exits_within_10s_and_loses_no_job() {
+    let env = TestEnv::new();
+    let mut srv = env.start("serve", &[("PROFDIFF_DEBUG_PARSE_DELAY_MS", "2000")]);
+    let c = user("sigterm");
+    let (st, v) = upload(&c, &srv, &[("a.prof", fixture("textpipe_before.prof"))]).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job = v["profiles"][0]["job_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get_json(&c, &srv.url(&format!("/api/jobs/{job}"))).await.1["status"] != "running" {
+        assert!(Instant::now() < deadline, "job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = srv.child.id() as i32;
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = srv.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("exited {status} after {:?}", t.elapsed());
+    assert!(status.success(), "{status}");
+    // The job finished during the grace period, or another process finishes it.
+    let web = env.start("serve", &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, j) = get_json(&c, &web.url(&format!("/api/jobs/{job}"))).await;
+        if matches!(j["status"].as_str(), Some("done" | "failed")) {
+            assert_eq!(j["status"], "done", "{j}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "job lost after shutdown: {j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -82,7 +82,10 @@ pub fn sniff(bytes: &[u8]) -> Result<Container, DecodeError> {
         // PROTO opcode: pickle protocol 2+.
         0x80 => Ok(Container::Pickle),
         // Protocol 0/1 pickles of a dict or a Stats object: MARK, EMPTY_DICT, GLOBAL.
-        b'(' | b'}' => Ok(Container::Pickle),
+        // `(` is also marshal's tuple code, followed by a 4-byte length; a pickle MARK is
+        // followed by another opcode, which is always a printable ASCII byte.
+        b'(' if bytes.get(1).is_some_and(|b| b.is_ascii_graphic()) => Ok(Container::Pickle),
+        b'}' => Ok(Container::Pickle),
         b'c' if looks_like_pickle_global(bytes) => Ok(Container::Pickle),
         // Everything else is given to the marshal decoder, which names the type code it
         // does not expect; text gets a friendlier word first.
@@ -127,6 +130,8 @@ mod tests {
         ));
         assert_eq!(sniff(&[0x80, 4, 0x95]).unwrap(), Container::Pickle);
         assert_eq!(sniff(b"(dp0\n").unwrap(), Container::Pickle);
+        assert_eq!(sniff(b"(\xff\xff\xff\x7f").unwrap(), Container::Marshal);
+        assert_eq!(sniff(b"(\x01\x00\x00\x00(").unwrap(), Container::Marshal);
         assert_eq!(
             sniff(b"ccopy_reg\n_reconstructor\n").unwrap(),
             Container::Pickle
