@@ -7,6 +7,7 @@ mod service;
 mod telemetry;
 mod web;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +62,28 @@ fn run_service(cfg: config::Config, role: Option<service::Role>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // A bug must still end in one line and a contract exit code, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let line = format!("profdiff: internal error (a bug; please report it): {what}{at}");
+        let _ = writeln!(std::io::stderr(), "{}", line.replace('\n', " "));
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(2),
+    }
+}
+
+fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -77,5 +100,15 @@ fn main() -> ExitCode {
         Command::Web(cfg) => run_service(cfg, Some(service::Role::Web)),
         Command::Worker(cfg) => run_service(cfg, Some(service::Role::Worker)),
         Command::Migrate(cfg) => run_service(cfg, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod encode;
 pub mod merge;
 pub mod profile;
+pub mod report;
 
 #[cfg(feature = "service")]
 pub mod actors;
