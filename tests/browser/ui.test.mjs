@@ -208,7 +208,7 @@ test('textpipe pair: progress, both ready, comparison table, sort, filter, flame
   await page.waitForSelector('#flame .fg-node');
   const blocks = Number(await page.getAttribute('#flame', 'data-blocks'));
   assert.ok(blocks > 3, `flame graph has ${blocks} blocks`);
-  await page.fill('#flame-search', 'tokenize');
+  await page.fill('#flame-search', 'textpipe.py');
   await page.waitForFunction(() => Number(document.querySelector('#flame')?.getAttribute('data-matches')) > 0);
   await page.screenshot({ path: join(SHOTS, 'flame.png'), fullPage: true });
   // Zoom in and come back through the breadcrumb.
