@@ -177,7 +177,7 @@ test('textpipe pair: progress, both ready, comparison table, sort, filter, flame
   assert.match((await page.textContent('#cards')) ?? '', /Speed-up/);
   const total = expected.functions.length;
   assert.match((await page.textContent('#row-count')) ?? '', new RegExp(`of ${total}$`));
-  await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, 'compare.png') });
 
   // Sort by name: ascending, then descending.
   const names = async () => page.$$eval('#cmp-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-name') ?? ''));
@@ -229,7 +229,14 @@ test('textpipe pair: progress, both ready, comparison table, sort, filter, flame
   await page.goto(`${base}/#/`);
   await page.click('#profiles-table tbody tr a');
   await page.waitForSelector('#profile-table tbody tr');
-  await page.screenshot({ path: join(SHOTS, 'profile.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, 'profile.png') });
+  // pstats columns, sortable.
+  const heads = await page.$$eval('#profile-table thead th', (ths) => ths.map((t) => t.textContent?.replace(/[▲▼]/g, '').trim()));
+  assert.deepEqual(heads, ['ncalls', 'tottime', 'percall', 'cumtime', 'percall', 'filename:lineno(function)']);
+  await page.click('#profile-table button[data-sort="ct"]');
+  const cts = await page.$$eval('#profile-table tbody tr td:nth-child(4)', (tds) => tds.map((t) => Number(t.textContent)));
+  assert.ok(cts.length > 10);
+  assert.deepEqual(cts, cts.slice().sort((x, y) => y - x));
   await context.close();
 });
 
@@ -245,6 +252,32 @@ test('a bad file shows its error while a good one in the same drop succeeds', as
   await context.close();
 });
 
+test('wrong file type in plain words; delete one; clear all after confirmation', async () => {
+  const { context, page } = await newPage();
+  await uploadViaPicker(page, ['README.md', 'recursion_before.prof', 'recursion_after.prof']);
+  await waitUpload(page, 'README.md', 'failed');
+  assert.match((await page.textContent('li.upload[data-name="README.md"] .upload-status')) ?? '', /Not a profile file/);
+  // The refusal is an HTTP 415 the browser logs by itself; the UI said it in words.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('415'));
+  await waitUpload(page, 'recursion_before.prof', 'done');
+  await waitUpload(page, 'recursion_after.prof', 'done');
+  await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 2);
+  await page.click('#profiles-table tbody tr:first-child button');
+  await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 1);
+  assert.match((await page.textContent('#session')) ?? '', /1 profile,/);
+  let asked = '';
+  page.once('dialog', (d) => {
+    asked = d.message();
+    d.accept();
+  });
+  await page.click('#clear-all');
+  await page.waitForSelector('#profiles-table', { state: 'detached' });
+  assert.match(asked, /Delete all 1 profiles/);
+  const left = await page.evaluate(async () => (await (await fetch('/api/profiles')).json()).profiles.length);
+  assert.equal(left, 0);
+  await context.close();
+});
+
 test('375 px wide: no horizontal scrolling', async () => {
   const { context, page } = await newPage({ width: 375, height: 800 });
   await uploadViaPicker(page, ['textpipe_before.prof', 'textpipe_after.prof']);
@@ -253,14 +286,15 @@ test('375 px wide: no horizontal scrolling', async () => {
   await page.waitForSelector('#compare-recent');
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.equal(await overflow(), 0, 'home view scrolls sideways');
-  await page.screenshot({ path: join(SHOTS, 'narrow-upload.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, 'narrow-upload.png') });
   await page.click('#compare-recent');
   await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
   assert.equal(await overflow(), 0, 'compare view scrolls sideways');
-  await page.screenshot({ path: join(SHOTS, 'narrow-compare.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, 'narrow-compare.png') });
   await page.click('#tab-flame');
   await page.waitForSelector('#flame .fg-node');
   assert.equal(await overflow(), 0, 'flame view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'narrow-flame.png') });
   await context.close();
 });
 

@@ -45,6 +45,13 @@ export function buildTree(g) {
   };
   const roots = [];
   for (let i = 0; i < n; i++) if (!hasCaller[i] && own(i) > 0) roots.push(i);
+  // Recursion through the import machinery gives the real top (`exec`, `<module>`)
+  // callers of its own, so "nobody calls it" can miss it: the function with the most
+  // cumulative time is a root too when the caller-less ones hold less than it.
+  let top = -1;
+  for (let i = 0; i < n; i++) if (top < 0 || own(i) > own(top)) top = i;
+  const loose = roots.reduce((s, i) => s + own(i), 0);
+  if (top >= 0 && !roots.includes(top) && own(top) > loose) roots.push(top);
   roots.sort((a, b) => own(b) - own(a));
   const rootTotal = roots.reduce((s, i) => s + own(i), 0);
   /** @type {TNode} */
