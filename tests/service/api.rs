@@ -117,6 +117,8 @@ async fn session_persists_and_clear_empties_it() {
     assert_eq!(again["profiles"], 2);
     assert!(again["bytes"].as_u64().unwrap_or(0) > 0);
     assert!(again["expires"].as_i64() > again["created"].as_i64());
+    let (_, health) = get_json(&c, &srv.url("/api/health")).await;
+    assert_eq!(health["jobs"]["parse_done"], 2, "{health}");
     // A different browser starts empty.
     let other = user("other");
     let (_, v) = get_json(&other, &srv.url("/api/profiles")).await;
@@ -342,6 +344,24 @@ async fn comparisons_match_expected_documents() {
         .await;
         let shown = v["comparison"]["functions"].as_array().unwrap();
         assert!(shown.iter().all(|r| r["file"] != "~"));
+        let (_, v) = get_json(
+            &c,
+            &srv.url(&format!(
+                "/api/comparisons/{cid}?status=added,removed&sort=name&order=asc"
+            )),
+        )
+        .await;
+        let shown = v["comparison"]["functions"].as_array().unwrap();
+        let want = rows
+            .iter()
+            .filter(|r| r["status"] == "added" || r["status"] == "removed")
+            .count();
+        assert_eq!(shown.len(), want);
+        assert!(shown
+            .windows(2)
+            .all(|w| w[0]["name"].as_str() <= w[1]["name"].as_str()));
+        let (st, _) = get_json(&c, &srv.url(&format!("/api/comparisons/{cid}?sort=bogus"))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
         let (st, v) = get_json(&c, &srv.url(&format!("/api/comparisons/{cid}?q=(["))).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
         let csv = c

@@ -12,7 +12,7 @@
 //! - `session:{sid}:job:{jid}` — job status hash (kind, status, error, target).
 //! - `session:{sid}:jobs` — zset of job ids.
 //! - `sessions` — zset of live session ids by last activity (debug view, janitor).
-//! - `schema_version`, `janitor:last`, `janitor:lock`, `secret` — service-wide records.
+//! - `schema_version`, `janitor:last`, `janitor:lock`, `secret`, `stats` — service-wide records.
 //! - `queue:parse`, `queue:compare` — apalis-redis queue names (it derives its own keys).
 //!
 //! Data keys carry the session's absolute expiry; `meta` carries the sliding one. A session
@@ -87,6 +87,11 @@ impl Keyspace {
     /// Live sessions by last activity.
     pub fn sessions(&self) -> String {
         format!("{}sessions", self.prefix)
+    }
+    /// Service-wide job counters (hash: `parse_done`, `parse_failed`, ...); apalis'
+    /// own metrics are not usable with apalis-redis 1.0.
+    pub fn counters(&self) -> String {
+        format!("{}stats", self.prefix)
     }
     /// Session-binding key used when SECRET_KEY is not configured.
     pub fn secret(&self) -> String {

@@ -3,7 +3,7 @@
 //! `?format=json` the `profdiff.comparison/v1` document, `?format=csv` a table).
 
 use actix_web::{web, HttpResponse};
-use profdiff_workers::jobs::engine::{Comparison, ViewOptions};
+use profdiff_workers::jobs::engine::{Comparison, Status, ViewOptions};
 use profdiff_workers::jobs::CompareJob;
 use profdiff_workers::store::{codec, now_millis};
 use serde::Deserialize;
@@ -120,6 +120,7 @@ pub struct ViewQuery {
     hide_stdlib: Option<bool>,
     min_delta: Option<f64>,
     normalize: Option<bool>,
+    status: Option<String>,
 }
 
 impl ViewQuery {
@@ -159,6 +160,14 @@ impl ViewQuery {
             o.min_delta = Some(m);
         }
         o.normalize = self.normalize.unwrap_or(false);
+        if let Some(list) = self.status.as_deref().filter(|s| !s.is_empty()) {
+            let statuses = list
+                .split(',')
+                .map(str::parse::<Status>)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::BadRequest(format!("status: {e}")))?;
+            o.statuses = Some(statuses);
+        }
         Ok(o)
     }
 }

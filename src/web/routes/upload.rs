@@ -100,8 +100,14 @@ pub async fn upload(
         };
         let mut field = field;
         if field.name() != Some("file") {
-            // Drain and ignore other fields.
-            while let Ok(Some(_)) = field.try_next().await {}
+            // Other fields are read and dropped, but they count toward the limit too.
+            while let Ok(Some(chunk)) = field.try_next().await {
+                total += chunk.len() as u64;
+                if total > limit {
+                    remove_all(&saved, None).await;
+                    return Err(ApiError::TooLarge { limit });
+                }
+            }
             continue;
         }
         let raw_name = field

@@ -118,14 +118,28 @@ where
     }
 }
 
+async fn count(ctx: &JobContext, kind: &str, outcome: &str) {
+    let key = ctx.store.keys().counters();
+    let field = format!("{kind}_{outcome}");
+    let _: Result<i64, _> = redis::cmd("HINCRBY")
+        .arg(key)
+        .arg(field)
+        .arg(1)
+        .query_async(&mut ctx.store.conn())
+        .await;
+}
+
 async fn finish(
     ctx: &JobContext,
+    kind: &str,
     session: &str,
     job_id: &str,
     target_key: &str,
     expire_at: i64,
     result: Result<(), JobError>,
 ) -> Result<(), BoxDynError> {
+    let outcome = if result.is_ok() { "done" } else { "failed" };
+    count(ctx, kind, outcome).await;
     match result {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -159,7 +173,16 @@ pub async fn handle_parse(job: ParseJob, ctx: Data<JobContext>) -> Result<(), Bo
     let ctx: &JobContext = &ctx;
     let key = ctx.store.keys().profile(&job.session, &job.profile_id);
     let result = with_retries("parse", || run_parse(&job, ctx)).await;
-    finish(ctx, &job.session, &job.job_id, &key, job.expire_at, result).await
+    finish(
+        ctx,
+        "parse",
+        &job.session,
+        &job.job_id,
+        &key,
+        job.expire_at,
+        result,
+    )
+    .await
 }
 
 async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
@@ -220,7 +243,16 @@ pub async fn handle_compare(job: CompareJob, ctx: Data<JobContext>) -> Result<()
         .keys()
         .comparison(&job.session, &job.comparison_id);
     let result = with_retries("compare", || run_compare(&job, ctx)).await;
-    finish(ctx, &job.session, &job.job_id, &key, job.expire_at, result).await
+    finish(
+        ctx,
+        "compare",
+        &job.session,
+        &job.job_id,
+        &key,
+        job.expire_at,
+        result,
+    )
+    .await
 }
 
 async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError> {
