@@ -191,6 +191,27 @@ test('textpipe pair: progress, both ready, comparison table, sort, filter, flame
   const desc = await names();
   assert.deepEqual(desc, allNames.slice().reverse().slice(0, desc.length));
 
+  // Every column sorts on the server (a refused key would log a 400 console error).
+  for (const key of await page.$$eval('#cmp-table button[data-sort]', (bs) => bs.map((b) => b.getAttribute('data-sort')))) {
+    await page.click(`button[data-sort="${key}"]`);
+    await page.waitForSelector(`th:not([aria-sort="none"]) button[data-sort="${key}"]`);
+  }
+  // Δ own time ascending: the biggest improvement first.
+  await page.click('button[data-sort="delta_tt"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="delta_tt"]');
+  await page.click('button[data-sort="delta_tt"]');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="delta_tt"]');
+  const fastest = expected.functions.reduce((/** @type {any} */ a, /** @type {any} */ f) => (f.delta.tt < a.delta.tt ? f : a));
+  assert.equal(await page.getAttribute('#cmp-table tbody tr', 'data-name'), fastest.name);
+
+  // Status filter: only added functions.
+  const added = expected.functions.filter((/** @type {any} */ f) => f.status === 'added').length;
+  await page.selectOption('#status-filter', 'added');
+  await page.waitForFunction((n) => document.querySelector('#row-count')?.textContent?.endsWith(`of ${n}`), added);
+  const statuses = await page.$$eval('#cmp-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-status')));
+  assert.deepEqual(statuses, Array(added).fill('added'));
+  await page.selectOption('#status-filter', '');
+
   // Filter: only matching rows, and the count says how many.
   const want = expected.functions.filter((/** @type {any} */ f) => f.name.includes('normalize') || f.file.includes('normalize'));
   assert.ok(want.length > 0);
@@ -272,7 +293,7 @@ test('wrong file type in plain words; delete one; clear all after confirmation',
   });
   await page.click('#clear-all');
   await page.waitForSelector('#profiles-table', { state: 'detached' });
-  assert.match(asked, /Delete all 1 profiles/);
+  assert.match(asked, /Delete all 1 profile and/);
   const left = await page.evaluate(async () => (await (await fetch('/api/profiles')).json()).profiles.length);
   assert.equal(left, 0);
   await context.close();

@@ -202,7 +202,7 @@ async function refreshProfiles() {
     id: 'clear-all',
     disabled: list.length === 0,
     onclick: async () => {
-      if (!confirm(`Delete all ${list.length} profiles and comparisons of this session?`)) return;
+      if (!confirm(`Delete all ${list.length} profile${list.length === 1 ? '' : 's'} and the comparisons of this session?`)) return;
       try {
         await api.clearSession();
       } catch (e) {
@@ -417,9 +417,14 @@ async function compareView() {
     page: Math.max(0, Number(params.get('page') ?? 0) || 0),
     tab: params.get('tab') === 'flame' ? 'flame' : 'table',
     fn: params.get('fn') ?? '',
+    status: params.get('status') ?? '',
   };
-  const save = () =>
-    setHash('/compare', { b: st.b, c: st.c, cmp: st.cmp, sort: st.sort, order: st.order, q: st.q, hb: st.hb, hs: st.hs, min: st.min || '', norm: st.norm, page: st.page || '', tab: st.tab === 'flame' ? 'flame' : '', fn: st.fn });
+  /** @type {HTMLAnchorElement|null} */
+  let permalink = null;
+  const save = () => {
+    setHash('/compare', { b: st.b, c: st.c, cmp: st.cmp, sort: st.sort, order: st.order, q: st.q, hb: st.hb, hs: st.hs, min: st.min || '', norm: st.norm, status: st.status, page: st.page || '', tab: st.tab === 'flame' ? 'flame' : '', fn: st.fn });
+    if (permalink) permalink.href = location.hash;
+  };
 
   /** @param {string} id @param {string} sel */
   const picker = (id, sel) =>
@@ -511,7 +516,7 @@ async function compareView() {
       ' · ',
       h('a', { href: `/api/comparisons/${st.cmp}?format=json`, download: `comparison-${st.cmp}.json`, id: 'export-json', text: 'JSON (profdiff.comparison/v1)' }),
       ' · ',
-      h('a', { href: location.hash, id: 'permalink', text: 'Link to this view' }),
+      (permalink = /** @type {HTMLAnchorElement} */ (h('a', { href: location.hash, id: 'permalink', text: 'Link to this view' }))),
     );
     showTab();
   };
@@ -573,6 +578,14 @@ async function compareView() {
     hb.checked = st.hb;
     const hs = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'hide-stdlib' }));
     hs.checked = st.hs;
+    const statusSel = /** @type {HTMLSelectElement} */ (
+      h('select', { id: 'status-filter' }, ...[['', 'All functions'], ['changed', 'Changed'], ['added,removed', 'Added or removed'], ['added', 'Added'], ['removed', 'Removed'], ['unchanged', 'Unchanged']].map(([v, t]) => h('option', { value: v, text: t })))
+    );
+    statusSel.value = st.status;
+    statusSel.addEventListener('change', () => {
+      st.status = statusSel.value;
+      reload();
+    });
     const norm = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'normalise' }));
     norm.checked = st.norm;
     const maxAbs = summary?.max_abs_delta_tt ?? 0;
@@ -585,6 +598,7 @@ async function compareView() {
       'div',
       { class: 'controls' },
       h('div', { class: 'field' }, h('label', { for: 'filter', text: 'Filter functions' }), filter),
+      h('div', { class: 'field' }, h('label', { for: 'status-filter', text: 'Show' }), statusSel),
       h('div', { class: 'check' }, hb, h('label', { for: 'hide-builtins', text: 'Hide built-ins' })),
       h('div', { class: 'check' }, hs, h('label', { for: 'hide-stdlib', text: 'Hide standard library' })),
       h('div', { class: 'check' }, norm, h('label', { for: 'normalise', text: 'Times as % of total' })),
@@ -610,6 +624,7 @@ async function compareView() {
           hide_builtins: st.hb || undefined,
           hide_stdlib: st.hs || undefined,
           min_delta: st.min > 0 ? st.min : undefined,
+          status: st.status || undefined,
         });
       } catch (e) {
         table.removeAttribute('aria-busy');
@@ -676,7 +691,7 @@ async function compareView() {
             },
             text: label + (active ? (descending ? ' ▼' : ' ▲') : ''),
           });
-          return h('th', { scope: 'col', 'aria-sort': active ? (descending ? 'descending' : 'ascending') : 'none', class: key === 'name' ? '' : 'num' }, btn);
+          return h('th', { scope: 'col', 'aria-sort': active ? (descending ? 'descending' : 'ascending') : 'none', class: key === 'name' || key === 'status' ? '' : 'num' }, btn);
         }),
       );
       const rows = doc.functions.map((r) => {
