@@ -251,6 +251,11 @@ test('textpipe pair: progress, both ready, comparison table, sort, filter, flame
   await page.click('#profiles-table tbody tr a');
   await page.waitForSelector('#profile-table tbody tr');
   await page.screenshot({ path: join(SHOTS, 'profile.png') });
+  await page.click('#ptab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  assert.ok(Number(await page.getAttribute('#flame', 'data-blocks')) > 3);
+  await page.screenshot({ path: join(SHOTS, 'profile-icicle.png') });
+  await page.click('#ptab-table');
   // pstats columns, sortable.
   const heads = await page.$$eval('#profile-table thead th', (ths) => ths.map((t) => t.textContent?.replace(/[▲▼]/g, '').trim()));
   assert.deepEqual(heads, ['ncalls', 'tottime', 'percall', 'cumtime', 'percall', 'filename:lineno(function)']);

@@ -78,6 +78,7 @@ async function request(method, path, body) {
       return { status: res.status, data };
     }
     const err = explain(res.status, data);
+    // A busy answer means nothing was done, so even a POST is safe to send again.
     if ((res.status === 429 || res.status === 503) && attempt < 20) {
       busyListener(err.message);
       await sleep(Math.min(5000, 500 * 2 ** attempt));
