@@ -304,6 +304,25 @@ test('wrong file type in plain words; delete one; clear all after confirmation',
   await context.close();
 });
 
+test('storage down: "service busy, retrying" until it answers again', async () => {
+  const { context, page } = await newPage();
+  let refused = 0;
+  // The first answers are what the service sends while Redis is unreachable.
+  await page.route('**/api/profiles', async (route) => {
+    if (refused < 2) {
+      refused++;
+      await route.fulfill({ status: 503, contentType: 'application/json', headers: { 'retry-after': '1' }, body: JSON.stringify({ error: { code: 'unavailable', message: 'storage unavailable' } }) });
+    } else await route.continue();
+  });
+  await page.goto(base + '/#/compare');
+  await page.waitForSelector('#banner:not([hidden])');
+  assert.match((await page.textContent('#banner')) ?? '', /busy.*retrying/i);
+  await page.waitForSelector('#banner', { state: 'hidden', timeout: 15_000 });
+  await page.waitForSelector('main >> text=Upload at least two profiles first');
+  consoleErrors = consoleErrors.filter((e) => !e.includes('503'));
+  await context.close();
+});
+
 test('375 px wide: no horizontal scrolling', async () => {
   const { context, page } = await newPage({ width: 375, height: 800 });
   await uploadViaPicker(page, ['textpipe_before.prof', 'textpipe_after.prof']);
