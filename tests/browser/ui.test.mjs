@@ -5,7 +5,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -278,13 +278,19 @@ test('a bad file shows its error while a good one in the same drop succeeds', as
   await context.close();
 });
 
-test('wrong file type in plain words; delete one; clear all after confirmation', async () => {
+test('wrong file type and too big in plain words; delete one; clear all after confirmation', async () => {
   const { context, page } = await newPage();
   await uploadViaPicker(page, ['README.md', 'recursion_before.prof', 'recursion_after.prof']);
   await waitUpload(page, 'README.md', 'failed');
   assert.match((await page.textContent('li.upload[data-name="README.md"] .upload-status')) ?? '', /Not a profile file/);
-  // The refusal is an HTTP 415 the browser logs by itself; the UI said it in words.
-  consoleErrors = consoleErrors.filter((e) => !e.includes('415'));
+  // Over the size limit (16 MiB by default): refused, in words.
+  const big = join(dataDir, 'big.prof');
+  writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 7));
+  await page.setInputFiles('#file-input', [big]);
+  await waitUpload(page, 'big.prof', 'failed');
+  assert.match((await page.textContent('li.upload[data-name="big.prof"] .upload-status')) ?? '', /File too big: the server accepts at most 16\.0 MiB/);
+  // The refusals are HTTP 415/413 the browser logs by itself; the UI said them in words.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('415') && !e.includes('413'));
   await waitUpload(page, 'recursion_before.prof', 'done');
   await waitUpload(page, 'recursion_after.prof', 'done');
   await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 2);

@@ -35,7 +35,11 @@ export function onBusy(fn) {
 function explain(status, body) {
   const code = body?.error?.code ?? 'error';
   const msg = body?.error?.message ?? '';
-  if (status === 413) return new ApiError(status, code, `File too big. ${msg}`.trim());
+  if (status === 413) {
+    const limit = Number(/(\d+) bytes/.exec(msg)?.[1]);
+    const words = limit ? `the server accepts at most ${(limit / 1024 / 1024).toFixed(1)} MiB per upload.` : msg;
+    return new ApiError(status, code, `File too big: ${words}`);
+  }
   if (status === 415) return new ApiError(status, code, `Not a profile file. ${msg}`.trim());
   if (status === 429 || status === 503)
     return new ApiError(status, code, 'The service is busy (its storage or queue is not answering); retrying…');
