@@ -179,6 +179,22 @@ test('textpipe pair: progress, both ready, comparison table, sort, filter, flame
   assert.match((await page.textContent('#row-count')) ?? '', new RegExp(`of ${total}$`));
   await page.screenshot({ path: join(SHOTS, 'compare.png') });
 
+  // Exports: the whole comparison as profdiff.comparison/v1 JSON and as CSV.
+  const exported = await page.evaluate(async () => {
+    const j = await (await fetch(/** @type {HTMLAnchorElement} */ (document.querySelector('#export-json')).href)).json();
+    const c = await (await fetch(/** @type {HTMLAnchorElement} */ (document.querySelector('#export-csv')).href)).text();
+    return { schema: j.schema, rows: j.functions.length, first: j.functions[0].name, csvLines: c.trim().split('\n').length };
+  });
+  assert.deepEqual(exported, { schema: 'profdiff.comparison/v1', rows: total, first: expected.functions[0].name, csvLines: total + 1 });
+
+  // Keyboard: the sort buttons are reachable and work with Enter.
+  await page.focus('button[data-sort="name"]');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="name"]');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-sort')), 'name');
+  await page.click('button[data-sort="delta_tt"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="delta_tt"]');
+
   // Sort by name: ascending, then descending.
   const names = async () => page.$$eval('#cmp-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-name') ?? ''));
   await page.click('button[data-sort="name"]');
