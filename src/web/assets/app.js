@@ -548,7 +548,7 @@ async function compareView() {
       card('Total time before', fmtTime(tb), s.baseline?.name),
       card('Total time after', fmtTime(tc), s.candidate?.name),
       card('Δ total time', fmtDelta(d), fmtPct(pct), dir),
-      card('Speed-up', speed ? `${speed.toFixed(2)}×` : '–', speed ? (speed >= 1 ? 'faster' : 'slower') : '', dir),
+      card('Speed-up', speed ? `${speed.toFixed(2)}×` : '–', speed ? (speed > 1.0005 ? 'faster' : speed < 0.9995 ? 'slower' : 'no change') : '', dir),
       card('Δ calls', fmtSignedInt((s.candidate?.total_calls ?? 0) - (s.baseline?.total_calls ?? 0)), `${fmtInt(s.baseline?.total_calls)} → ${fmtInt(s.candidate?.total_calls)}`),
       card('Functions', `+${fmtInt(s.added)} / −${fmtInt(s.removed)}`, `${fmtInt(s.changed)} changed, ${fmtInt(s.unchanged)} unchanged`),
     );

@@ -160,3 +160,64 @@ pub async fn comparison_summary(
     .map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every edge of the expected document appears once, with pstats' numbers, and
+    /// every index resolves.
+    #[test]
+    fn graph_matches_the_expected_profile_document() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let bytes = std::fs::read(root.join("textpipe_before.prof")).expect("fixture");
+        let p = profdiff_workers::decode::decode(&bytes, "textpipe_before.prof").expect("decode");
+        let g = graph_json(&p);
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(root.join("expected/textpipe_before.prof.single.expected.json"))
+                .expect("expected"),
+        )
+        .expect("json");
+        let funcs = g["functions"].as_array().expect("functions");
+        let edges = g["edges"].as_array().expect("edges");
+        let entries = expected["entries"].as_array().expect("entries");
+        assert_eq!(funcs.len(), entries.len());
+        let label = |f: &Value| format!("{}:{}({})", f[0], f[1], f[2]);
+        let mut got: Vec<(String, String, i64, f64)> = edges
+            .iter()
+            .map(|e| {
+                let from = &funcs[e[0].as_u64().expect("idx") as usize];
+                let to = &funcs[e[1].as_u64().expect("idx") as usize];
+                (
+                    label(from),
+                    label(to),
+                    e[2].as_i64().expect("nc"),
+                    e[5].as_f64().expect("ct"),
+                )
+            })
+            .collect();
+        let mut want: Vec<(String, String, i64, f64)> = entries
+            .iter()
+            .flat_map(|en| {
+                let to = label(&json!([en["file"], en["line"], en["name"]]));
+                en["callers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |c| {
+                        (
+                            label(&json!([c["file"], c["line"], c["name"]])),
+                            to.clone(),
+                            c["nc"].as_i64().expect("nc"),
+                            c["ct"].as_f64().expect("ct"),
+                        )
+                    })
+            })
+            .collect();
+        got.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        want.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
+    }
+}
