@@ -365,6 +365,45 @@ test('375 px wide: no horizontal scrolling', async () => {
   await context.close();
 });
 
+test('accessibility: axe finds no WCAG 2 A/AA violations in the main views', async () => {
+  // axe is injected as a script, which the page's own CSP rightly forbids: bypass it
+  // for this context only.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  const axeSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  const audit = async (/** @type {string} */ view) => {
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(async () => {
+      // @ts-ignore axe is a global from the injected script
+      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      return r.violations.map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.length}× e.g. ${v.nodes[0]?.target})`);
+    });
+    assert.deepEqual(result, [], `axe violations in the ${view} view`);
+  };
+  await page.goto(base + '/');
+  await page.waitForSelector('#dropzone');
+  await page.setInputFiles('#file-input', [join(FIX, 'textpipe_before.prof'), join(FIX, 'textpipe_after.prof'), join(FIX, 'bad', 'random_bytes.prof')]);
+  await waitUpload(page, 'random_bytes.prof', 'failed');
+  await waitUpload(page, 'textpipe_before.prof', 'done');
+  await waitUpload(page, 'textpipe_after.prof', 'done');
+  await page.waitForSelector('#compare-recent');
+  await audit('upload');
+  await page.click('#compare-recent');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  await page.click('#cmp-table tbody tr th button');
+  await page.waitForSelector('#detail table');
+  await audit('compare');
+  await page.click('#tab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  await audit('flame');
+  await page.goto(base + '/#/');
+  await page.click('#profiles-table tbody tr a');
+  await page.waitForSelector('#profile-table tbody tr');
+  await audit('profile');
+  await context.close();
+});
+
 test('assets: strict CSP, revalidation, no inline script or style', async () => {
   const res = await fetch(base + '/');
   const csp = res.headers.get('content-security-policy') ?? '';

@@ -184,7 +184,8 @@ export function renderFlame(host, tree, opts) {
         class: `fg-node${hit ? ' fg-match' : ''}${q !== '' && !hit ? ' fg-dim' : ''}`,
         role: 'button',
         tabindex: w >= 0.02 ? '0' : '-1',
-        'aria-label': describe(n),
+        // The visible text first (WCAG 2.5.3), then the numbers.
+        'aria-label': `${label} — ${describe(n)}`,
         title: describe(n),
         'data-key': n.key,
       });
