@@ -143,6 +143,8 @@ def main():
         status = open(f"/proc/{srv.pid}/status").read()
         rss = {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) // 1024 for k in ("VmRSS", "VmHWM")}
         mem1 = used_memory()
+        stat = open(f"/proc/{srv.pid}/stat").read().rsplit(")", 1)[1].split()
+        cpu_s = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
     finally:
         srv.terminate()
         try:
@@ -168,6 +170,7 @@ def main():
         "max_s": round(max(totals), 3) if totals else None,
         "wall_s": round(wall, 3),
         "uploads_per_s": round(2 * len(ok) / wall, 1),
+        "server_cpu_s": round(cpu_s, 2),
         "server_rss_mib": rss["VmRSS"],
         "server_peak_rss_mib": rss["VmHWM"],
         "redis_bytes_per_session": (mem1 - mem0) // max(1, a.sessions),

@@ -197,7 +197,10 @@ async fn shared_secret(conn: &mut ConnectionManager, keys: &Keyspace) -> anyhow:
 pub async fn migrate_cmd(cfg: Config) -> anyhow::Result<()> {
     let (mut conn, _private) = connect(&cfg, false).await?;
     let keys = Keyspace::new(cfg.redis_prefix.clone());
-    let (from, to) = migrate::run(&mut conn, &keys).await?;
+    let (from, to) = migrate::run(&mut conn, &keys).await.map_err(|e| match e {
+        migrate::MigrateError::TooNew { .. } => anyhow::Error::new(StartError(e.to_string())),
+        other => other.into(),
+    })?;
     println!("keyspace layout: version {from} -> {to}");
     Ok(())
 }

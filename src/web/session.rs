@@ -72,10 +72,13 @@ async fn resolve(state: &AppState, req: &ServiceRequest) -> Result<(Session, boo
             let expire_at = created + max_age;
             if stored_ua == ua && now < expire_at {
                 let idle_expires = (now + ttl).min(expire_at);
+                // HSET before EXPIREAT, atomically: if the record expired since the HMGET,
+                // the HSET recreates it and must not leave it without a TTL (immortal).
                 let mut p = redis::pipe();
-                p.expire_at(keys.session_meta(&sid), idle_expires)
-                    .ignore()
+                p.atomic()
                     .hset(keys.session_meta(&sid), "last_seen", now)
+                    .ignore()
+                    .expire_at(keys.session_meta(&sid), idle_expires)
                     .ignore()
                     .zadd(keys.sessions(), &sid, now)
                     .ignore();

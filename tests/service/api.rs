@@ -43,6 +43,7 @@ async fn four_users_see_only_their_own() {
     let env = TestEnv::new();
     let srv = env.start("serve", &[]);
     let mut seen = Vec::new();
+    let mut jobs: Vec<String> = Vec::new();
     for u in 0..4 {
         let c = user(&format!("user-{u}"));
         let (a, b) = upload_pair(&c, &srv, "textpipe").await;
@@ -57,6 +58,7 @@ async fn four_users_see_only_their_own() {
         let (cid, doc) = compare(&c, &srv, &a, &b).await;
         assert_eq!(doc["schema"], "profdiff.comparison/v1");
         let (_, info) = get_json(&c, &srv.url("/api/session-info")).await;
+        jobs.push(list[0]["job_id"].as_str().unwrap_or_default().to_string());
         seen.push((
             c,
             a,
@@ -82,6 +84,8 @@ async fn four_users_see_only_their_own() {
                 continue;
             }
             let (st, _) = get_json(c, &srv.url(&format!("/api/profiles/{oa}"))).await;
+            assert_eq!(st, StatusCode::NOT_FOUND);
+            let (st, _) = get_json(c, &srv.url(&format!("/api/jobs/{}", jobs[j]))).await;
             assert_eq!(st, StatusCode::NOT_FOUND);
             let (st, _) = get_json(c, &srv.url(&format!("/api/comparisons/{ocid}"))).await;
             assert_eq!(st, StatusCode::NOT_FOUND);
@@ -396,4 +400,84 @@ fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_absolute_cap_ends_an_active_session() {
+    let env = TestEnv::new();
+    let srv = env.start("serve", &[("SESSION_MAX_AGE_SECS", "2")]);
+    let c = user("capped");
+    let (_, first) = get_json(&c, &srv.url("/api/session-info")).await;
+    // Activity does not extend it past the cap.
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let _ = get_json(&c, &srv.url("/api/profiles")).await;
+    }
+    let (_, later) = get_json(&c, &srv.url("/api/session-info")).await;
+    assert_ne!(
+        first["session_id"], later["session_id"],
+        "session outlived its absolute cap"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refuses_a_newer_keyspace_layout() {
+    let env = TestEnv::new();
+    let mut r = env.redis();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}schema_version", env.prefix))
+        .arg(99)
+        .query(&mut r)
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profdiff"))
+        .arg("migrate")
+        .env("REDIS_URL", &env.redis_url)
+        .env("REDIS_PREFIX", &env.prefix)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("newer than this build"), "{err}");
+    // A fresh keyspace migrates to the latest layout, and again is a no-op.
+    let env2 = TestEnv::new();
+    for expect in ["version 0 -> 2", "version 2 -> 2"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_profdiff"))
+            .arg("migrate")
+            .env("REDIS_URL", &env2.redis_url)
+            .env("REDIS_PREFIX", &env2.prefix)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains(expect));
+    }
+}
+
+/// Clearing while a parse job runs leaves nothing behind once the job ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clear_during_a_running_job_leaves_no_zombie() {
+    let env = TestEnv::new();
+    let srv = env.start("serve", &[("PROFDIFF_DEBUG_PARSE_DELAY_MS", "1000")]);
+    let c = user("zombie");
+    let (st, v) = upload(&c, &srv, &[("a.prof", fixture("textpipe_before.prof"))]).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let pid = v["profiles"][0]["id"].as_str().unwrap().to_string();
+    let job = v["profiles"][0]["job_id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get_json(&c, &srv.url(&format!("/api/jobs/{job}"))).await.1["status"] != "running" {
+        assert!(std::time::Instant::now() < deadline, "job never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let res = c.post(srv.url("/api/clear")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let left: Vec<String> = env
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains(&pid))
+        .collect();
+    assert!(left.is_empty(), "keys left after clear: {left:?}");
+    let (st, _) = get_json(&c, &srv.url(&format!("/api/profiles/{pid}"))).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, v) = get_json(&c, &srv.url("/api/profiles")).await;
+    assert_eq!(v["profiles"].as_array().map(Vec::len), Some(0));
 }

@@ -219,9 +219,7 @@ async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
         Err(e) => return Err(JobError::Transient(format!("reading the upload: {e}"))),
     };
     let decoded = ctx.pool.decode(bytes, job.name.clone()).await?;
-    if store.record(&key).await?.is_none() {
-        return Ok(()); // cleared while we decoded: store nothing
-    }
+    // Stores nothing if the profile was deleted or cleared while we decoded.
     store
         .put_profile(
             &job.session,
@@ -312,9 +310,6 @@ async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError>
     let candidate = blobs.pop().unwrap_or_default();
     let baseline = blobs.pop().unwrap_or_default();
     let result = ctx.pool.compare(baseline, candidate).await?;
-    if store.record(&key).await?.is_none() {
-        return Ok(());
-    }
     store
         .put_comparison_blob(
             &job.session,
@@ -325,4 +320,42 @@ async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError>
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    async fn run(fail_first: u32, input_error: bool) -> (Result<(), JobError>, u32) {
+        let calls = AtomicU32::new(0);
+        let r = with_retries("test", || {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if input_error {
+                    Err(JobError::Input("bad dump".into()))
+                } else if n <= fail_first {
+                    Err(JobError::Transient("redis down".into()))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        (r, calls.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_retry_up_to_five_attempts_bad_input_never() {
+        let (r, calls) = run(4, false).await;
+        assert!(r.is_ok());
+        assert_eq!(calls, 5);
+        let (r, calls) = run(u32::MAX, false).await;
+        assert!(matches!(r, Err(JobError::Transient(_))));
+        assert_eq!(calls, MAX_ATTEMPTS);
+        let (r, calls) = run(0, true).await;
+        assert!(matches!(r, Err(JobError::Input(_))));
+        assert_eq!(calls, 1);
+    }
 }

@@ -135,8 +135,9 @@ impl Store {
         Ok((!rec.is_empty()).then_some(rec))
     }
 
-    /// Writes a job record and its target's status in one transaction, with the
-    /// session's absolute expiry.
+    /// Writes a job record and its target's status in one step, with the session's
+    /// absolute expiry. Does nothing when the target is gone (deleted, cleared, expired),
+    /// so a late job never resurrects a partial record. Returns whether it wrote.
     pub async fn set_status(
         &self,
         sid: &str,
@@ -145,35 +146,22 @@ impl Store {
         status: JobStatus,
         error: Option<&str>,
         expire_at: i64,
-    ) -> Result<(), StoreError> {
-        let job_key = self.keys.job(sid, job_id);
-        let err = error.unwrap_or("");
-        let now = now_secs();
-        let mut p = redis::pipe();
-        p.atomic()
-            .hset_multiple(
-                &job_key,
-                &[
-                    ("status", status.as_str()),
-                    ("error", err),
-                    ("updated", &now.to_string()),
-                ],
-            )
-            .ignore()
-            .expire_at(&job_key, expire_at)
-            .ignore()
-            .hset_multiple(
-                target_key,
-                &[("status", status.profile_word()), ("error", err)],
-            )
-            .ignore()
-            .expire_at(target_key, expire_at)
-            .ignore();
-        p.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let wrote: i32 = redis::Script::new(SET_STATUS_LUA)
+            .key(self.keys.job(sid, job_id))
+            .key(target_key)
+            .arg(status.as_str())
+            .arg(status.profile_word())
+            .arg(error.unwrap_or(""))
+            .arg(now_secs())
+            .arg(expire_at)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(wrote == 1)
     }
 
-    /// Stores a decoded profile (blob from [`codec::encode`]) and marks it ready (one transaction; idempotent).
+    /// Stores a decoded profile (blob from [`codec::encode`]) and marks it and its job
+    /// ready/done in one step; nothing when the profile record is gone. Idempotent.
     pub async fn put_profile(
         &self,
         sid: &str,
@@ -182,42 +170,23 @@ impl Store {
         summary: &StoredSummary,
         blob: Vec<u8>,
         expire_at: i64,
-    ) -> Result<(), StoreError> {
-        let stored_bytes = blob.len().to_string();
-        let summary_json = serde_json::to_string(&summary).unwrap_or_default();
-        let data_key = self.keys.profile_data(sid, pid);
-        let rec_key = self.keys.profile(sid, pid);
-        let job_key = self.keys.job(sid, job_id);
-        let mut p = redis::pipe();
-        p.atomic()
-            .set(&data_key, blob)
-            .ignore()
-            .expire_at(&data_key, expire_at)
-            .ignore()
-            .hset_multiple(
-                &rec_key,
-                &[
-                    ("status", "ready"),
-                    ("error", ""),
-                    ("format", summary.format.as_str()),
-                    ("summary", summary_json.as_str()),
-                    ("stored_bytes", stored_bytes.as_str()),
-                ],
-            )
-            .ignore()
-            .hset_multiple(
-                &job_key,
-                &[
-                    ("status", "done"),
-                    ("error", ""),
-                    ("updated", &now_secs().to_string()),
-                ],
-            )
-            .ignore()
-            .expire_at(&job_key, expire_at)
-            .ignore();
-        p.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let summary_json = serde_json::to_string(summary).unwrap_or_default();
+        let stored_bytes = blob.len();
+        let wrote: i32 = redis::Script::new(PUT_RESULT_LUA)
+            .key(self.keys.profile_data(sid, pid))
+            .key(self.keys.profile(sid, pid))
+            .key(self.keys.job(sid, job_id))
+            .arg(blob)
+            .arg(expire_at)
+            .arg(now_secs())
+            .arg("ready")
+            .arg(summary.format.as_str())
+            .arg(summary_json)
+            .arg(stored_bytes)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(wrote == 1)
     }
 
     /// Loads a decoded profile's blob (decode it off the async threads).
@@ -229,7 +198,8 @@ impl Store {
         Ok(self.conn().get(self.keys.profile_data(sid, pid)).await?)
     }
 
-    /// Stores a comparison result blob and marks comparison and job done.
+    /// Stores a comparison result blob and marks comparison and job done (one step;
+    /// nothing when the comparison record is gone).
     pub async fn put_comparison_blob(
         &self,
         sid: &str,
@@ -237,31 +207,22 @@ impl Store {
         job_id: &str,
         blob: Vec<u8>,
         expire_at: i64,
-    ) -> Result<(), StoreError> {
-        let data_key = self.keys.comparison_data(sid, cid);
-        let rec_key = self.keys.comparison(sid, cid);
-        let job_key = self.keys.job(sid, job_id);
-        let mut p = redis::pipe();
-        p.atomic()
-            .set(&data_key, blob)
-            .ignore()
-            .expire_at(&data_key, expire_at)
-            .ignore()
-            .hset_multiple(&rec_key, &[("status", "done"), ("error", "")])
-            .ignore()
-            .hset_multiple(
-                &job_key,
-                &[
-                    ("status", "done"),
-                    ("error", ""),
-                    ("updated", &now_secs().to_string()),
-                ],
-            )
-            .ignore()
-            .expire_at(&job_key, expire_at)
-            .ignore();
-        p.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let stored_bytes = blob.len();
+        let wrote: i32 = redis::Script::new(PUT_RESULT_LUA)
+            .key(self.keys.comparison_data(sid, cid))
+            .key(self.keys.comparison(sid, cid))
+            .key(self.keys.job(sid, job_id))
+            .arg(blob)
+            .arg(expire_at)
+            .arg(now_secs())
+            .arg("done")
+            .arg("")
+            .arg("")
+            .arg(stored_bytes)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(wrote == 1)
     }
 
     /// Loads a comparison result blob.
@@ -273,6 +234,27 @@ impl Store {
         Ok(self.conn().get(self.keys.comparison_data(sid, cid)).await?)
     }
 }
+
+// KEYS: job, target. ARGV: job status, target status, error, now, expire_at.
+const SET_STATUS_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[3], 'updated', ARGV[4])
+redis.call('EXPIREAT', KEYS[1], ARGV[5])
+redis.call('HSET', KEYS[2], 'status', ARGV[2], 'error', ARGV[3])
+return 1
+"#;
+
+// KEYS: data, record, job. ARGV: blob, expire_at, now, record status, format, summary,
+// stored bytes. Empty format/summary are left out (comparisons have none).
+const PUT_RESULT_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+redis.call('HSET', KEYS[2], 'status', ARGV[4], 'error', '', 'stored_bytes', ARGV[7])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'format', ARGV[5], 'summary', ARGV[6]) end
+redis.call('HSET', KEYS[3], 'status', 'done', 'error', '', 'updated', ARGV[3])
+redis.call('EXPIREAT', KEYS[3], ARGV[2])
+return 1
+"#;
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> i64 {
