@@ -291,6 +291,7 @@ test('a bad file shows its error while a good one in the same drop succeeds', as
   assert.match(msg, /Could not read this file: \S+/);
   await page.waitForSelector('#profiles-table tr[data-status="failed"]');
   await page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  await page.screenshot({ path: join(SHOTS, 'upload-error.png') });
   await context.close();
 });
 
