@@ -1,6 +1,7 @@
 //! The HTTP tier: sessions, uploads, job creation and reads of stored results.
 //! It never decodes a dump; it stores bytes and queues work for the workers.
 
+pub mod archive;
 pub mod error;
 pub mod routes;
 pub mod session;

@@ -176,3 +176,134 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn tar_gz_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    for (name, bytes) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+async fn wait_done(c: &reqwest::Client, p: &Proc, bid: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (st, doc) = get_json(c, &p.url(&format!("/api/batches/{bid}"))).await;
+        if st == StatusCode::OK {
+            return doc;
+        }
+        assert_eq!(st, StatusCode::ACCEPTED, "{doc}");
+        assert!(Instant::now() < deadline, "batch not done: {doc}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn archives_unpack_by_folder_or_field_and_hostile_ones_are_refused() {
+    let env = TestEnv::new();
+    let srv = env.start("serve", &[]);
+    let c = user("batch-archives");
+    let zip = zip_of(&[
+        ("runs/baseline/a.prof", fixture("recursion_before.prof")),
+        ("runs/candidate/b.prof", fixture("recursion_after.prof")),
+        ("runs/candidate/c.prof", fixture("recursion_after.prof")),
+        ("runs/README.md", b"ignored".to_vec()),
+    ]);
+    let (st, v) = post_batch(&c, &srv, &[("archive", "runs.zip", zip)]).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let roles: Vec<&str> = v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, vec!["baseline", "candidate", "candidate"]);
+    let doc = wait_done(&c, &srv, v["batch_id"].as_str().unwrap()).await;
+    assert_eq!(
+        doc["summary"]["candidates"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // A tar.gz given as the candidate field: every entry is a candidate.
+    let tgz = tar_gz_of(&[
+        ("x/b1.prof", fixture("recursion_after.prof")),
+        ("b2.prof", fixture("recursion_after.prof")),
+    ]);
+    let (st, v) = post_batch(
+        &c,
+        &srv,
+        &[
+            ("baseline", "a.prof", fixture("recursion_before.prof")),
+            ("candidate", "runs.tar.gz", tgz),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["profiles"].as_array().map(Vec::len), Some(3));
+    wait_done(&c, &srv, v["batch_id"].as_str().unwrap()).await;
+    let (_, before) = get_json(&c, &srv.url("/api/profiles")).await;
+    let kept = before["profiles"].as_array().map(Vec::len).unwrap();
+    let files_before = files_under(&env.data_dir().join("uploads")).len();
+
+    // Hostile archives: a clear 4xx each, and nothing new kept.
+    let traversal = zip_of(&[
+        ("baseline/a.prof", fixture("recursion_before.prof")),
+        ("../../evil.prof", fixture("recursion_after.prof")),
+    ]);
+    let (st, v) = post_batch(&c, &srv, &[("archive", "t.zip", traversal)]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unsafe path"),
+        "{v}"
+    );
+    let bomb = zip_of(&[
+        ("baseline/a.prof", fixture("recursion_before.prof")),
+        ("candidate/zeros.prof", vec![0u8; 40 << 20]),
+    ]);
+    assert!(bomb.len() < 200_000, "{}", bomb.len());
+    let (st, v) = post_batch(&c, &srv, &[("archive", "bomb.zip", bomb)]).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("zip bomb"),
+        "{v}"
+    );
+    let tar_bomb = tar_gz_of(&[("candidate/zeros.prof", vec![0u8; 40 << 20])]);
+    let (st, v) = post_batch(&c, &srv, &[("archive", "bomb.tgz", tar_bomb)]).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (st, v) = post_batch(&c, &srv, &[("archive", "x.zip", b"not a zip".to_vec())]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let loose = zip_of(&[("a.prof", fixture("recursion_before.prof"))]);
+    let (st, v) = post_batch(&c, &srv, &[("archive", "l.zip", loose)]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("folder"),
+        "{v}"
+    );
+
+    let (_, after) = get_json(&c, &srv.url("/api/profiles")).await;
+    assert_eq!(after["profiles"].as_array().map(Vec::len).unwrap(), kept);
+    assert_eq!(
+        files_under(&env.data_dir().join("uploads")).len(),
+        files_before
+    );
+}

@@ -23,6 +23,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::upload::sanitize_name;
 use super::{check_id, new_id};
+use crate::web::archive;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
 use crate::web::AppState;
@@ -94,13 +95,14 @@ pub async fn create(
             }
         };
         let role = match field.name() {
-            Some("baseline") => Role::Baseline,
-            Some("candidate") => Role::Candidate,
+            Some("baseline") => Some(Role::Baseline),
+            Some("candidate") => Some(Role::Candidate),
+            Some("archive") => None,
             other => {
                 let other = other.unwrap_or("").to_owned();
                 remove_all(&saved, None).await;
                 return Err(ApiError::BadRequest(format!(
-                    "unknown multipart field {other:?} (use `baseline` and `candidate`)"
+                    "unknown multipart field {other:?} (use `baseline`, `candidate` or `archive`)"
                 )));
             }
         };
@@ -116,6 +118,14 @@ pub async fn create(
             .unwrap_or("")
             .to_string();
         let name = sanitize_name(&raw);
+        let kind = archive::Kind::of_name(&name);
+        if kind.is_none() && (role.is_none() || !extension_ok(&name)) {
+            remove_all(&saved, None).await;
+            return Err(ApiError::Unsupported(format!(
+                "{name:?}: a batch accepts .prof, .pstats and .pkl dumps, and .zip, .tar.gz \
+                 or .tgz archives of them (field `archive` for folders baseline/ and candidate/)"
+            )));
+        }
         let id = new_id();
         let path = dir.join(&id);
         let mut file = tokio::fs::File::create(&path)
@@ -151,13 +161,80 @@ pub async fn create(
             remove_all(&saved, Some(&path)).await;
             return Err(ApiError::Internal(format!("writing upload: {e}")));
         }
-        saved.push(Saved {
-            id,
-            name,
-            path,
-            size,
-            role,
-        });
+        match (kind, role) {
+            (None, Some(role)) => saved.push(Saved {
+                id,
+                name,
+                path,
+                size,
+                role,
+            }),
+            (Some(kind), role) => {
+                let limits = archive::Limits {
+                    max_entries: MAX_BATCH_FILES.saturating_sub(saved.len()),
+                    max_entry_bytes: limit,
+                    max_total_bytes: limit.saturating_mul(8),
+                    max_ratio: 100,
+                    ratio_floor: 1 << 20,
+                };
+                let (src, out) = (path.clone(), dir.clone());
+                let unpacked = web::block(move || archive::unpack(&src, kind, &out, limits)).await;
+                let _ = tokio::fs::remove_file(&path).await;
+                let entries = match unpacked {
+                    Ok(Ok(e)) => e,
+                    Ok(Err(e)) => {
+                        remove_all(&saved, None).await;
+                        return Err(archive_error(e));
+                    }
+                    Err(e) => {
+                        remove_all(&saved, None).await;
+                        return Err(ApiError::Internal(e.to_string()));
+                    }
+                };
+                let mut homeless = None;
+                for e in entries {
+                    let r = match (role, e.role) {
+                        (Some(r), _) => Some(r),
+                        (None, Some(archive::FolderRole::Baseline)) => Some(Role::Baseline),
+                        (None, Some(archive::FolderRole::Candidate)) => Some(Role::Candidate),
+                        (None, None) => None,
+                    };
+                    let id = e
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    match r {
+                        Some(role) => saved.push(Saved {
+                            id,
+                            name: sanitize_name(&e.name),
+                            path: e.path,
+                            size: e.size,
+                            role,
+                        }),
+                        None => {
+                            homeless.get_or_insert(e.name);
+                            let _ = tokio::fs::remove_file(&e.path).await;
+                        }
+                    }
+                }
+                if let Some(n) = homeless {
+                    remove_all(&saved, None).await;
+                    return Err(ApiError::BadRequest(format!(
+                        "archive entry {n:?} is in neither a baseline/ nor a candidate/ folder \
+                         (or send the archive in the field `baseline` or `candidate`)"
+                    )));
+                }
+            }
+            (None, None) => {
+                // Refused above already; kept so that no file is ever left unrecorded.
+                let _ = tokio::fs::remove_file(&path).await;
+                remove_all(&saved, None).await;
+                return Err(ApiError::Unsupported(format!(
+                    "{name:?}: the field `archive` takes .zip, .tar.gz or .tgz files"
+                )));
+            }
+        }
     }
     let count = |r: Role| saved.iter().filter(|s| s.role == r).count();
     if count(Role::Baseline) == 0 || count(Role::Candidate) == 0 {
@@ -265,6 +342,23 @@ pub async fn create(
         "status": "queued",
         "profiles": out,
     })))
+}
+
+fn extension_ok(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(_, ext)| {
+        ["prof", "pstats", "pkl"].contains(&ext.to_ascii_lowercase().as_str())
+    })
+}
+
+fn archive_error(e: archive::ArchiveError) -> ApiError {
+    use archive::ArchiveError as E;
+    match e {
+        E::UnsafePath(_) | E::TooManyEntries(_) | E::Corrupt { .. } => {
+            ApiError::BadRequest(e.to_string())
+        }
+        E::Bomb { .. } => ApiError::Unprocessable(e.to_string()),
+        E::Io(m) => ApiError::Internal(m),
+    }
 }
 
 /// Query of `GET /api/batches/{id}`.
