@@ -8,6 +8,20 @@ pub mod decode;
 pub mod encode;
 pub mod merge;
 pub mod profile;
+pub mod report;
+
+#[cfg(feature = "service")]
+pub mod actors;
+#[cfg(feature = "service")]
+pub mod janitor;
+#[cfg(feature = "service")]
+pub mod jobs;
+#[cfg(feature = "service")]
+pub mod keyspace;
+#[cfg(feature = "service")]
+pub mod migrate;
+#[cfg(feature = "service")]
+pub mod store;
 
 pub use decode::{decode, DecodeError};
 pub use profile::{Limits, Profile};

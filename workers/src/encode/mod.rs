@@ -1,1 +1,3 @@
-//! Profile → bytes: a marshal writer whose output Python's pstats loads.
+//! Profile → bytes: writers whose output Python's pstats loads.
+
+pub mod marshal;

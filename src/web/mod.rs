@@ -1,0 +1,88 @@
+//! The HTTP tier: sessions, uploads, job creation and reads of stored results.
+//! It never decodes a dump; it stores bytes and queues work for the workers.
+
+pub mod error;
+pub mod routes;
+pub mod session;
+
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use profdiff_workers::jobs::queue::Queues;
+use profdiff_workers::store::Store;
+
+use crate::config::Config;
+use error::ApiError;
+
+/// Shared by all handlers.
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// Job queues.
+    pub queues: Queues,
+    /// Settings.
+    pub cfg: Arc<Config>,
+    /// Key for the User-Agent binding.
+    pub secret: Vec<u8>,
+}
+
+/// CORS for the configured origins (none: same-origin only).
+pub fn cors(cfg: &Config) -> Cors {
+    let mut c = Cors::default()
+        .allowed_methods(vec!["GET", "POST", "DELETE"])
+        .allow_any_header()
+        .supports_credentials()
+        .max_age(3600);
+    for o in &cfg.allowed_origins {
+        if !o.is_empty() {
+            c = c.allowed_origin(o);
+        }
+    }
+    c
+}
+
+/// Registers every route. `/api/health` and `/api/debug/*` need no session.
+pub fn configure(app: &mut web::ServiceConfig) {
+    app.app_data(
+        web::JsonConfig::default()
+            .limit(64 * 1024)
+            .error_handler(|e, _| ApiError::BadRequest(format!("invalid JSON body: {e}")).into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|e, _| ApiError::BadRequest(format!("invalid query: {e}")).into()),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| ApiError::BadRequest(format!("invalid path: {e}")).into()),
+    )
+    .service(
+        web::scope("/api")
+            .route("/health", web::get().to(routes::health::health))
+            .route(
+                "/debug/all-sessions",
+                web::get().to(routes::debug::all_sessions),
+            )
+            .service(
+                web::scope("")
+                    .wrap(from_fn(session::middleware))
+                    .route("/upload", web::post().to(routes::upload::upload))
+                    .route("/profiles", web::get().to(routes::profiles::list))
+                    .route("/profiles/{id}", web::get().to(routes::profiles::get))
+                    .route("/profiles/{id}", web::delete().to(routes::profiles::delete))
+                    .route("/jobs/{id}", web::get().to(routes::jobs::get))
+                    .route("/compare", web::post().to(routes::comparisons::create))
+                    .route("/comparisons/{id}", web::get().to(routes::comparisons::get))
+                    .route("/clear", web::post().to(routes::session::clear))
+                    .route("/session-info", web::get().to(routes::session::info))
+                    .default_service(web::to(not_found)),
+            ),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route"))
+}

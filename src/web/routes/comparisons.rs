@@ -1,0 +1,302 @@
+//! `POST /api/compare` (queue a comparison of two of this session's profiles) and
+//! `GET /api/comparisons/{id}` (the stored result, filtered/sorted/paged server-side;
+//! `?format=json` the `profdiff.comparison/v1` document, `?format=csv` a table).
+
+use actix_web::{web, HttpResponse};
+use profdiff_workers::jobs::engine::{Comparison, Status, ViewOptions};
+use profdiff_workers::jobs::CompareJob;
+use profdiff_workers::store::{codec, now_millis};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{check_id, new_id};
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::session::Session;
+use crate::web::AppState;
+
+/// Body of `POST /api/compare`.
+#[derive(Debug, Deserialize)]
+pub struct CompareBody {
+    baseline: String,
+    candidate: String,
+}
+
+/// Queues a comparison; 202 `{"job_id","comparison_id"}`.
+pub async fn create(
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    body: web::Json<CompareBody>,
+) -> ApiResult<HttpResponse> {
+    let keys = state.store.keys();
+    let sid = &*session.id;
+    for (role, pid) in [("baseline", &body.baseline), ("candidate", &body.candidate)] {
+        check_id(pid, "profile")?;
+        let rec = state
+            .store
+            .record(&keys.profile(sid, pid))
+            .await?
+            .ok_or(ApiError::NotFound("profile"))?;
+        if rec.get("status").map(String::as_str) == Some("failed") {
+            return Err(ApiError::Unprocessable(format!(
+                "the {role} profile could not be parsed: {}",
+                rec.get("error").map(String::as_str).unwrap_or("")
+            )));
+        }
+    }
+    let queued = state.queues.depth().await?;
+    if queued >= state.cfg.queue_cap {
+        return Err(ApiError::Busy { queued });
+    }
+    let cid = new_id();
+    let job_id = new_id();
+    let now = now_millis();
+    let ckey = keys.comparison(sid, &cid);
+    let jkey = keys.job(sid, &job_id);
+    let mut p = redis::pipe();
+    p.atomic()
+        .hset_multiple(
+            &ckey,
+            &[
+                ("baseline", body.baseline.as_str()),
+                ("candidate", body.candidate.as_str()),
+                ("status", "queued"),
+                ("error", ""),
+                ("job", job_id.as_str()),
+                ("created", &now.to_string()),
+            ],
+        )
+        .ignore()
+        .expire_at(&ckey, session.expire_at)
+        .ignore()
+        .zadd(keys.comparisons(sid), &cid, now)
+        .ignore()
+        .expire_at(keys.comparisons(sid), session.expire_at)
+        .ignore()
+        .hset_multiple(
+            &jkey,
+            &[
+                ("kind", "compare"),
+                ("status", "queued"),
+                ("error", ""),
+                ("target", cid.as_str()),
+            ],
+        )
+        .ignore()
+        .expire_at(&jkey, session.expire_at)
+        .ignore()
+        .zadd(keys.jobs(sid), &job_id, now)
+        .ignore()
+        .expire_at(keys.jobs(sid), session.expire_at)
+        .ignore();
+    p.query_async::<()>(&mut state.store.conn()).await?;
+    state
+        .queues
+        .push_compare(CompareJob {
+            session: sid.to_string(),
+            comparison_id: cid.clone(),
+            job_id: job_id.clone(),
+            baseline: body.baseline.clone(),
+            candidate: body.candidate.clone(),
+            expire_at: session.expire_at,
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(json!({
+        "job_id": job_id,
+        "comparison_id": cid,
+        "status": "queued",
+    })))
+}
+
+/// Query of `GET /api/comparisons/{id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewQuery {
+    format: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    q: Option<String>,
+    hide_builtins: Option<bool>,
+    hide_stdlib: Option<bool>,
+    min_delta: Option<f64>,
+    normalize: Option<bool>,
+    status: Option<String>,
+}
+
+impl ViewQuery {
+    fn options(&self) -> Result<ViewOptions, ApiError> {
+        let mut o = ViewOptions::default();
+        if let Some(s) = &self.sort {
+            o.set_sort(s)
+                .map_err(|e| ApiError::BadRequest(format!("sort: {e}")))?;
+        }
+        o.descending = match self.order.as_deref() {
+            None => o.descending,
+            Some("desc") => true,
+            Some("asc") => false,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "order must be asc or desc, not {other:?}"
+                )))
+            }
+        };
+        o.limit = self.limit;
+        o.offset = self.offset.unwrap_or(0);
+        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
+            let re = regex::RegexBuilder::new(q)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| ApiError::BadRequest(format!("q is not a valid regex: {e}")))?;
+            o.filter = Some(re);
+        }
+        o.hide_builtins = self.hide_builtins.unwrap_or(false);
+        o.hide_stdlib = self.hide_stdlib.unwrap_or(false);
+        if let Some(m) = self.min_delta {
+            if !m.is_finite() {
+                return Err(ApiError::BadRequest(
+                    "min_delta must be a finite number".into(),
+                ));
+            }
+            o.min_delta = Some(m);
+        }
+        o.normalize = self.normalize.unwrap_or(false);
+        if let Some(list) = self.status.as_deref().filter(|s| !s.is_empty()) {
+            let statuses = list
+                .split(',')
+                .map(str::parse::<Status>)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::BadRequest(format!("status: {e}")))?;
+            o.statuses = Some(statuses);
+        }
+        Ok(o)
+    }
+}
+
+fn csv_of(doc: &Value) -> Result<String, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "file",
+        "line",
+        "name",
+        "status",
+        "baseline_cc",
+        "baseline_nc",
+        "baseline_tt",
+        "baseline_ct",
+        "candidate_cc",
+        "candidate_nc",
+        "candidate_tt",
+        "candidate_ct",
+        "delta_nc",
+        "delta_tt",
+        "delta_ct",
+    ];
+    let internal = |e: csv::Error| ApiError::Internal(e.to_string());
+    w.write_record(header).map_err(internal)?;
+    let cell = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    for row in doc
+        .get("functions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let side = |s: &str, k: &str| cell(row.get(s).and_then(|x| x.get(k)));
+        w.write_record([
+            cell(row.get("file")),
+            cell(row.get("line")),
+            cell(row.get("name")),
+            cell(row.get("status")),
+            side("baseline", "cc"),
+            side("baseline", "nc"),
+            side("baseline", "tt"),
+            side("baseline", "ct"),
+            side("candidate", "cc"),
+            side("candidate", "nc"),
+            side("candidate", "tt"),
+            side("candidate", "ct"),
+            side("delta", "nc"),
+            side("delta", "tt"),
+            side("delta", "ct"),
+        ])
+        .map_err(internal)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The stored result (202 with the job status while it is not ready).
+pub async fn get(
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    id: web::Path<String>,
+    query: web::Query<ViewQuery>,
+) -> ApiResult<HttpResponse> {
+    check_id(&id, "comparison")?;
+    let sid = &*session.id;
+    let rec = state
+        .store
+        .record(&state.store.keys().comparison(sid, &id))
+        .await?
+        .ok_or(ApiError::NotFound("comparison"))?;
+    let status = rec.get("status").cloned().unwrap_or_default();
+    match status.as_str() {
+        "done" => {}
+        "failed" => {
+            return Err(ApiError::Unprocessable(
+                rec.get("error")
+                    .cloned()
+                    .unwrap_or_else(|| "comparison failed".into()),
+            ))
+        }
+        _ => {
+            return Ok(HttpResponse::Accepted().json(json!({
+                "id": id.as_str(),
+                "job_id": rec.get("job"),
+                "status": status,
+            })))
+        }
+    }
+    let opts = query.options()?;
+    let blob = state
+        .store
+        .get_comparison_blob(sid, &id)
+        .await?
+        .ok_or(ApiError::NotFound("comparison"))?;
+    let (total_rows, doc) = web::block(move || -> Result<(usize, Value), String> {
+        let cmp: Comparison = codec::decode(&blob).map_err(|e| e.to_string())?;
+        let view = cmp.view(&opts);
+        let doc = serde_json::to_value(&view.document).map_err(|e| e.to_string())?;
+        Ok((view.total_rows, doc))
+    })
+    .await?
+    .map_err(ApiError::Internal)?;
+    match query.format.as_deref() {
+        Some("json") => Ok(HttpResponse::Ok().json(doc)),
+        Some("csv") => Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "content-disposition",
+                format!("attachment; filename=\"comparison-{}.csv\"", id.as_str()),
+            ))
+            .body(csv_of(&doc)?)),
+        None => Ok(HttpResponse::Ok().json(json!({
+            "id": id.as_str(),
+            "status": "done",
+            "baseline_id": rec.get("baseline"),
+            "candidate_id": rec.get("candidate"),
+            "total_rows": total_rows,
+            "offset": query.offset.unwrap_or(0),
+            "limit": query.limit,
+            "comparison": doc,
+        }))),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "format must be json or csv, not {other:?}"
+        ))),
+    }
+}

@@ -1,0 +1,202 @@
+//! `GET /api/profiles`, `GET /api/profiles/{id}` (summary + top functions; `?function=`
+//! for one function's callers and callees), `DELETE /api/profiles/{id}`.
+
+use actix_web::{web, HttpResponse};
+use profdiff_workers::profile::Profile;
+use profdiff_workers::store::{codec, Record};
+use redis::AsyncCommands;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::check_id;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::session::Session;
+use crate::web::AppState;
+
+/// A profile record as the API shows it (contract fields first).
+pub fn profile_json(id: &str, rec: &Record) -> Value {
+    let s = |k: &str| rec.get(k).filter(|v| !v.is_empty()).cloned();
+    let summary: Value = rec
+        .get("summary")
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or(Value::Null);
+    json!({
+        "id": id,
+        "name": s("name"),
+        "status": s("status"),
+        "size": rec.get("size").and_then(|v| v.parse::<u64>().ok()),
+        "format": s("format"),
+        "error": s("error"),
+        "job_id": s("job"),
+        "uploaded": rec.get("uploaded").and_then(|v| v.parse::<i64>().ok()),
+        "producer": summary.get("producer"),
+        "functions": summary.get("functions"),
+        "total_calls": summary.get("total_calls"),
+        "primitive_calls": summary.get("primitive_calls"),
+        "total_time": summary.get("total_time"),
+    })
+}
+
+/// This session's profiles, oldest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+) -> ApiResult<HttpResponse> {
+    let keys = state.store.keys();
+    let mut conn = state.store.conn();
+    let ids: Vec<String> = conn.zrange(keys.profiles(&session.id), 0, -1).await?;
+    let mut p = redis::pipe();
+    for id in &ids {
+        p.hgetall(keys.profile(&session.id, id));
+    }
+    let recs: Vec<Record> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        p.query_async(&mut conn).await?
+    };
+    let profiles: Vec<Value> = ids
+        .iter()
+        .zip(recs)
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(id, r)| profile_json(id, &r))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"profiles": profiles})))
+}
+
+/// Query of `GET /api/profiles/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct DetailQuery {
+    /// How many top functions (by own time).
+    limit: Option<usize>,
+    /// A function name (or `file:line(name)`) to show callers and callees of.
+    function: Option<String>,
+}
+
+fn entry(p: &Profile, key: u32) -> Value {
+    let (file, line, name) = p.key_parts(key);
+    json!({"file": file, "line": line, "name": name})
+}
+
+fn top_functions(p: &Profile, limit: usize) -> Vec<Value> {
+    let mut idx: Vec<usize> = (0..p.functions.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (fa, fb) = (&p.functions[a], &p.functions[b]);
+        fb.stats
+            .tt
+            .total_cmp(&fa.stats.tt)
+            .then_with(|| p.key_parts(fa.key).cmp(&p.key_parts(fb.key)))
+    });
+    idx.into_iter()
+        .take(limit)
+        .map(|i| {
+            let f = &p.functions[i];
+            let mut e = entry(p, f.key);
+            e["cc"] = json!(f.stats.cc);
+            e["nc"] = json!(f.stats.nc);
+            e["tt"] = json!(f.stats.tt);
+            e["ct"] = json!(f.stats.ct);
+            e
+        })
+        .collect()
+}
+
+fn function_detail(p: &Profile, wanted: &str) -> Vec<Value> {
+    let callees = p.callees();
+    p.functions
+        .iter()
+        .filter(|f| {
+            let (file, line, name) = p.key_parts(f.key);
+            name == wanted || format!("{file}:{line}({name})") == wanted
+        })
+        .take(20)
+        .map(|f| {
+            let mut e = entry(p, f.key);
+            e["cc"] = json!(f.stats.cc);
+            e["nc"] = json!(f.stats.nc);
+            e["tt"] = json!(f.stats.tt);
+            e["ct"] = json!(f.stats.ct);
+            let edge = |key: u32, s: &profdiff_workers::profile::EdgeStats| {
+                let mut v = entry(p, key);
+                v["nc"] = json!(s.nc);
+                v["cc"] = json!(s.cc);
+                v["tt"] = json!(s.tt());
+                v["ct"] = json!(s.ct());
+                v
+            };
+            e["callers"] = p
+                .callers(f)
+                .iter()
+                .map(|c| edge(c.caller, &c.stats))
+                .collect();
+            e["callees"] = callees
+                .get(f.key as usize)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|(fi, s)| p.functions.get(*fi as usize).map(|g| edge(g.key, s)))
+                        .collect()
+                })
+                .unwrap_or(Value::Array(Vec::new()));
+            e
+        })
+        .collect()
+}
+
+/// One profile: its record, and when parsed its top functions or one function's edges.
+pub async fn get(
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    id: web::Path<String>,
+    q: web::Query<DetailQuery>,
+) -> ApiResult<HttpResponse> {
+    check_id(&id, "profile")?;
+    let rec = state
+        .store
+        .record(&state.store.keys().profile(&session.id, &id))
+        .await?
+        .ok_or(ApiError::NotFound("profile"))?;
+    let mut out = profile_json(&id, &rec);
+    if rec.get("status").map(String::as_str) == Some("ready") {
+        if let Some(blob) = state.store.get_profile_blob(&session.id, &id).await? {
+            let q = q.into_inner();
+            let limit = q.limit.unwrap_or(50).min(10_000);
+            let (top, detail) = web::block(move || -> Result<_, codec::CodecError> {
+                let p: Profile = codec::decode(&blob)?;
+                let detail = q.function.as_deref().map(|f| function_detail(&p, f));
+                Ok((top_functions(&p, limit), detail))
+            })
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            out["top_functions"] = json!(top);
+            if let Some(d) = detail {
+                out["function"] = json!(d);
+            }
+        }
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Deletes one profile, its data and its upload file.
+pub async fn delete(
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    check_id(&id, "profile")?;
+    let keys = state.store.keys();
+    let key = keys.profile(&session.id, &id);
+    if state.store.record(&key).await?.is_none() {
+        return Err(ApiError::NotFound("profile"));
+    }
+    let mut p = redis::pipe();
+    p.atomic()
+        .del(&key)
+        .ignore()
+        .del(keys.profile_data(&session.id, &id))
+        .ignore()
+        .zrem(keys.profiles(&session.id), id.as_str())
+        .ignore();
+    p.query_async::<()>(&mut state.store.conn()).await?;
+    let _ =
+        tokio::fs::remove_file(state.cfg.uploads_dir().join(&*session.id).join(id.as_str())).await;
+    Ok(HttpResponse::Ok().json(json!({"deleted": id.as_str()})))
+}

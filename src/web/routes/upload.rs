@@ -1,0 +1,254 @@
+//! `POST /api/upload`: multipart, field `file` repeated. Each file is streamed to
+//! `DATA_DIR/uploads/<session>/<random id>` (never the client's name), gets a profile id
+//! and a queued parse job. Over the size limit: 413 and nothing kept; an extension other
+//! than .prof/.pstats/.pkl: 415 and nothing kept. The parse job sniffs the real format.
+
+use std::path::PathBuf;
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::TryStreamExt;
+use profdiff_workers::jobs::ParseJob;
+use profdiff_workers::store::now_millis;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use super::new_id;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::session::Session;
+use crate::web::AppState;
+
+const ACCEPTED: &[&str] = &["prof", "pstats", "pkl"];
+const MAX_NAME_CHARS: usize = 200;
+
+/// A display name from the client's file name: its last path component (either slash),
+/// control characters dropped, length bounded. Never used on disk.
+pub fn sanitize_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = last
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let clean = clean.trim().trim_start_matches('.').to_string();
+    if clean.is_empty() {
+        "upload".into()
+    } else {
+        clean
+    }
+}
+
+fn extension_ok(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| ACCEPTED.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+struct Saved {
+    id: String,
+    name: String,
+    path: PathBuf,
+    size: u64,
+}
+
+async fn remove_all(saved: &[Saved], partial: Option<&PathBuf>) {
+    for s in saved {
+        let _ = tokio::fs::remove_file(&s.path).await;
+    }
+    if let Some(p) = partial {
+        let _ = tokio::fs::remove_file(p).await;
+    }
+}
+
+/// Stores the files and queues one parse job each.
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    mut payload: Multipart,
+) -> ApiResult<HttpResponse> {
+    let limit = state.cfg.max_upload_bytes;
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // The body also carries multipart framing; allow a little for it.
+    if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let queued = state.queues.depth().await?;
+    if queued >= state.cfg.queue_cap {
+        return Err(ApiError::Busy { queued });
+    }
+    let dir = state.cfg.uploads_dir().join(&*session.id);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::Internal(format!("creating upload folder: {e}")))?;
+
+    let mut saved: Vec<Saved> = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let field = match payload.try_next().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                remove_all(&saved, None).await;
+                return Err(ApiError::BadRequest(format!(
+                    "malformed multipart body: {e}"
+                )));
+            }
+        };
+        let mut field = field;
+        if field.name() != Some("file") {
+            // Other fields are read and dropped, but they count toward the limit too.
+            while let Ok(Some(chunk)) = field.try_next().await {
+                total += chunk.len() as u64;
+                if total > limit {
+                    remove_all(&saved, None).await;
+                    return Err(ApiError::TooLarge { limit });
+                }
+            }
+            continue;
+        }
+        let raw_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .unwrap_or("")
+            .to_string();
+        let name = sanitize_name(&raw_name);
+        if !extension_ok(&name) {
+            remove_all(&saved, None).await;
+            return Err(ApiError::Unsupported(format!(
+                "{name:?}: only .prof, .pstats and .pkl files are accepted"
+            )));
+        }
+        let id = new_id();
+        let path = dir.join(&id);
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
+        let mut size: u64 = 0;
+        loop {
+            let chunk = match field.try_next().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    drop(file);
+                    remove_all(&saved, Some(&path)).await;
+                    return Err(ApiError::BadRequest(format!(
+                        "malformed multipart body: {e}"
+                    )));
+                }
+            };
+            size += chunk.len() as u64;
+            total += chunk.len() as u64;
+            if total > limit {
+                drop(file);
+                remove_all(&saved, Some(&path)).await;
+                return Err(ApiError::TooLarge { limit });
+            }
+            if let Err(e) = file.write_all(&chunk).await {
+                drop(file);
+                remove_all(&saved, Some(&path)).await;
+                return Err(ApiError::Internal(format!("writing upload: {e}")));
+            }
+        }
+        if let Err(e) = file.flush().await {
+            remove_all(&saved, Some(&path)).await;
+            return Err(ApiError::Internal(format!("writing upload: {e}")));
+        }
+        saved.push(Saved {
+            id,
+            name,
+            path,
+            size,
+        });
+    }
+    if saved.is_empty() {
+        return Err(ApiError::BadRequest(
+            "no file in the request (multipart field `file`)".into(),
+        ));
+    }
+
+    let keys = state.store.keys();
+    let sid = &*session.id;
+    let now = now_millis();
+    let mut out = Vec::with_capacity(saved.len());
+    let mut jobs = Vec::with_capacity(saved.len());
+    let mut p = redis::pipe();
+    p.atomic();
+    for (order, s) in saved.iter().enumerate() {
+        let job_id = new_id();
+        let pkey = keys.profile(sid, &s.id);
+        let jkey = keys.job(sid, &job_id);
+        p.hset_multiple(
+            &pkey,
+            &[
+                ("name", s.name.clone()),
+                ("size", s.size.to_string()),
+                ("status", "queued".into()),
+                ("format", String::new()),
+                ("error", String::new()),
+                ("job", job_id.clone()),
+                ("uploaded", now.to_string()),
+                ("path", s.path.display().to_string()),
+            ],
+        )
+        .ignore()
+        .expire_at(&pkey, session.expire_at)
+        .ignore()
+        // Same-millisecond uploads keep their request order.
+        .zadd(keys.profiles(sid), &s.id, now + order as i64)
+        .ignore()
+        .hset_multiple(
+            &jkey,
+            &[
+                ("kind", "parse"),
+                ("status", "queued"),
+                ("error", ""),
+                ("target", s.id.as_str()),
+            ],
+        )
+        .ignore()
+        .expire_at(&jkey, session.expire_at)
+        .ignore()
+        .zadd(keys.jobs(sid), &job_id, now)
+        .ignore();
+        out.push(json!({"id": s.id, "name": s.name, "job_id": job_id, "status": "queued", "size": s.size}));
+        jobs.push(ParseJob {
+            session: sid.to_string(),
+            profile_id: s.id.clone(),
+            job_id,
+            path: s.path.clone(),
+            name: s.name.clone(),
+            expire_at: session.expire_at,
+        });
+    }
+    for idx in [keys.profiles(sid), keys.jobs(sid)] {
+        p.expire_at(idx, session.expire_at).ignore();
+    }
+    if let Err(e) = p.query_async::<()>(&mut state.store.conn()).await {
+        remove_all(&saved, None).await;
+        return Err(e.into());
+    }
+    for job in jobs {
+        state.queues.push_parse(job).await?;
+    }
+    Ok(HttpResponse::Accepted().json(json!({"profiles": out})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_display_only_and_bounded() {
+        assert_eq!(sanitize_name("../../etc/passwd.prof"), "passwd.prof");
+        assert_eq!(sanitize_name("..\\x.prof"), "x.prof");
+        assert_eq!(sanitize_name("a\u{0}b\n.prof"), "ab.prof");
+        assert_eq!(sanitize_name("../.."), "upload");
+        assert!(sanitize_name(&"x".repeat(1000)).len() <= MAX_NAME_CHARS);
+        assert!(extension_ok("A.PROF") && extension_ok("a.pkl") && !extension_ok("a.txt"));
+        assert!(!extension_ok("prof"));
+    }
+}

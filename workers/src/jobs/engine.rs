@@ -1,0 +1,3 @@
+//! The one seam between the job side and the comparison engine (`crate::compare`).
+
+pub use crate::compare::{compare, Comparison, ComparisonView, Status, ViewOptions};
