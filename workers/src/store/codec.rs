@@ -234,7 +234,7 @@ fn decode_profile_with(bytes: &[u8], with_edges: bool) -> Result<Profile, CodecE
     let mut edges = Vec::new();
     if with_edges {
         let raw = inflate(edge_frame)?;
-        if raw.len() % EDGE_BYTES != 0 {
+        if !raw.len().is_multiple_of(EDGE_BYTES) {
             return Err(CodecError::Damaged("edge table size"));
         }
         let n = raw.len() / EDGE_BYTES;
