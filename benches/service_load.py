@@ -5,6 +5,10 @@ pair, wait for both to parse, compare them and wait for the comparison.
 Reports p50/p99 of upload -> comparison-ready, uploads/s, errors, the server's RSS and
 Redis memory per session. Talks only to 127.0.0.1; bounded in count and time.
 
+Superseded by benches/service_load.rs (`cargo bench --bench service_load`): this script's
+own CPU (~75 ms per pair: 100 threads, urllib, 100 ms polls) was larger than the server's
+and distorted the figures. Kept for machines without a Rust toolchain.
+
     cargo build --release --bin profdiff
     python3 benches/service_load.py --sessions 100
 """

@@ -9,7 +9,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
 
 use crate::jobs::engine;
-use crate::profile::Profile;
 use crate::store::{codec, StoredSummary};
 
 /// One pool thread.
@@ -48,7 +47,7 @@ pub struct DecodeDump {
 pub struct DecodedBlob {
     /// Summary for listings.
     pub summary: StoredSummary,
-    /// postcard + zstd of the [`Profile`].
+    /// The [`Profile`] in the stored layout ([`codec::encode_profile`]).
     pub blob: Vec<u8>,
 }
 
@@ -62,7 +61,8 @@ impl Handler<DecodeDump> for CpuActor {
         guarded(|| {
             let profile = crate::decode::decode(&msg.bytes, &msg.name)
                 .map_err(|e| CpuError::BadInput(e.to_string()))?;
-            let blob = codec::encode(&profile).map_err(|e| CpuError::Internal(e.to_string()))?;
+            let blob =
+                codec::encode_profile(&profile).map_err(|e| CpuError::Internal(e.to_string()))?;
             Ok(DecodedBlob {
                 summary: StoredSummary::of(&profile),
                 blob,
@@ -89,8 +89,9 @@ impl Handler<CompareBlobs> for CpuActor {
     fn handle(&mut self, msg: CompareBlobs, _: &mut Self::Context) -> Self::Result {
         guarded(|| {
             let internal = |e: codec::CodecError| CpuError::Internal(e.to_string());
-            let a: Profile = codec::decode(&msg.baseline).map_err(internal)?;
-            let b: Profile = codec::decode(&msg.candidate).map_err(internal)?;
+            // Comparing reads only the function tables: the edges stay compressed.
+            let a = codec::decode_profile_functions(&msg.baseline).map_err(internal)?;
+            let b = codec::decode_profile_functions(&msg.candidate).map_err(internal)?;
             let cmp = engine::compare(&a, &b);
             codec::encode(&cmp).map_err(internal)
         })

@@ -5,10 +5,10 @@
 //!   expiry and decides whether a session is alive.
 //! - `session:{sid}:profiles` — zset of profile ids by upload time.
 //! - `session:{sid}:profile:{pid}` — hash (name, size, status, format, error, summary json, job).
-//! - `session:{sid}:profile:{pid}:data` — decoded profile, postcard + zstd.
+//! - `session:{sid}:profile:{pid}:data` — decoded profile (`store::codec` PDP2 layout).
 //! - `session:{sid}:comparisons` — zset of comparison ids.
 //! - `session:{sid}:cmp:{cid}` — hash (baseline, candidate, status, job, error).
-//! - `session:{sid}:cmp:{cid}:data` — the comparison, postcard + zstd.
+//! - `session:{sid}:cmp:{cid}:data` — the comparison, MessagePack + zstd.
 //! - `session:{sid}:batches`, `session:{sid}:batch:{bid}` (+ `:data`) — batches.
 //! - `session:{sid}:job:{jid}` — job status hash (kind, status, error, target).
 //! - `session:{sid}:jobs` — zset of job ids.

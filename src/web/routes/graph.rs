@@ -86,7 +86,7 @@ pub async fn get(
         .await?
         .ok_or(ApiError::NotFound("profile"))?;
     let mut doc = web::block(move || -> Result<Value, codec::CodecError> {
-        let p: Profile = codec::decode(&blob)?;
+        let p: Profile = codec::decode_profile(&blob)?;
         Ok(graph_json(&p))
     })
     .await?

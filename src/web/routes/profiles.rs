@@ -160,7 +160,7 @@ pub async fn get(
             let q = q.into_inner();
             let limit = q.limit.unwrap_or(50).min(10_000);
             let (top, detail) = web::block(move || -> Result<_, codec::CodecError> {
-                let p: Profile = codec::decode(&blob)?;
+                let p: Profile = codec::decode_profile(&blob)?;
                 let detail = q.function.as_deref().map(|f| function_detail(&p, f));
                 Ok((top_functions(&p, limit), detail))
             })

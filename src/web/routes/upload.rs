@@ -124,9 +124,14 @@ pub async fn upload(
         }
         let id = new_id();
         let path = dir.join(&id);
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
+        // Multipart chunks are small; each tokio file write is a trip to the blocking
+        // pool, so batch them.
+        let mut file = tokio::io::BufWriter::with_capacity(
+            256 * 1024,
+            tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?,
+        );
         let mut size: u64 = 0;
         loop {
             let chunk = match field.try_next().await {
