@@ -502,7 +502,7 @@ async fn load_or_build(
     let built = web::block(move || -> Result<Option<(BatchSummary, Vec<u8>)>, String> {
         let dec = |v: &[Vec<u8>]| -> Result<Vec<Profile>, String> {
             v.iter()
-                .map(|b| codec::decode::<Profile>(b).map_err(|e| e.to_string()))
+                .map(|b| codec::decode_profile_functions(b).map_err(|e| e.to_string()))
                 .collect()
         };
         let (b, c) = (dec(&blobs.0)?, dec(&blobs.1)?);
