@@ -273,6 +273,9 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(crate::web::cors(&app_cfg))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::web::security::headers,
+                ))
                 .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("profdiff::http"))
                 .app_data(state.clone())
                 .configure(crate::web::configure)

@@ -6,4 +6,5 @@ mod api;
 mod common;
 mod janitor;
 mod limits;
+mod public;
 mod resilience;

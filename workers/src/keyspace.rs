@@ -109,6 +109,11 @@ impl Keyspace {
     pub fn janitor_lock(&self) -> String {
         format!("{}janitor:lock", self.prefix)
     }
+    /// Fixed-window request counter (`scope` is `sid` or `ip`; `who` is hashed by the
+    /// caller so no raw address lands in a key name; expires with its window).
+    pub fn rate_limit(&self, scope: &str, who: &str, window: u64) -> String {
+        format!("{}ratelimit:{scope}:{who}:{window}", self.prefix)
+    }
     /// apalis queue name for parse jobs.
     pub fn parse_queue(&self) -> String {
         format!("{}queue:parse", self.prefix)
