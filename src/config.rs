@@ -69,6 +69,10 @@ pub struct Config {
     /// that sets them; otherwise clients could pick their own address).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Serve the ops dashboard, `/api/ops/stats` and `/metrics` on this address only
+    /// (e.g. a private interface) instead of the public one.
+    #[arg(long, env = "OPS_BIND")]
+    pub ops_bind: Option<String>,
     /// Test hook: sleep this long inside every parse job (crash-recovery test).
     #[arg(
         long,

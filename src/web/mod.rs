@@ -2,6 +2,7 @@
 //! It never decodes a dump; it stores bytes and queues work for the workers.
 
 pub mod error;
+pub mod ops;
 pub mod routes;
 pub mod security;
 pub mod session;

@@ -6,5 +6,6 @@ mod api;
 mod common;
 mod janitor;
 mod limits;
+mod ops;
 mod public;
 mod resilience;

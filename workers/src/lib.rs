@@ -21,6 +21,8 @@ pub mod keyspace;
 #[cfg(feature = "service")]
 pub mod migrate;
 #[cfg(feature = "service")]
+pub mod stats;
+#[cfg(feature = "service")]
 pub mod store;
 
 pub use decode::{decode, DecodeError};
