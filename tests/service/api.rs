@@ -451,3 +451,33 @@ async fn refuses_a_newer_keyspace_layout() {
         assert!(String::from_utf8_lossy(&out.stdout).contains(expect));
     }
 }
+
+/// Clearing while a parse job runs leaves nothing behind once the job ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clear_during_a_running_job_leaves_no_zombie() {
+    let env = TestEnv::new();
+    let srv = env.start("serve", &[("PROFDIFF_DEBUG_PARSE_DELAY_MS", "1000")]);
+    let c = user("zombie");
+    let (st, v) = upload(&c, &srv, &[("a.prof", fixture("textpipe_before.prof"))]).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let pid = v["profiles"][0]["id"].as_str().unwrap().to_string();
+    let job = v["profiles"][0]["job_id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get_json(&c, &srv.url(&format!("/api/jobs/{job}"))).await.1["status"] != "running" {
+        assert!(std::time::Instant::now() < deadline, "job never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let res = c.post(srv.url("/api/clear")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let left: Vec<String> = env
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains(&pid))
+        .collect();
+    assert!(left.is_empty(), "keys left after clear: {left:?}");
+    let (st, _) = get_json(&c, &srv.url(&format!("/api/profiles/{pid}"))).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, v) = get_json(&c, &srv.url("/api/profiles")).await;
+    assert_eq!(v["profiles"].as_array().map(Vec::len), Some(0));
+}

@@ -155,8 +155,7 @@ impl Drop for TestEnv {
 pub struct Proc {
     pub child: Child,
     base: Option<String>,
-    /// The process's stderr, kept in the data dir for post-mortems.
-    #[allow(dead_code)]
+    /// The process's stderr, printed when a test fails.
     log: PathBuf,
 }
 
@@ -177,6 +176,15 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the server said (its data dir is about to go).
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            eprintln!("--- {} (last lines) ---", self.log.display());
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 

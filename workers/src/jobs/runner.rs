@@ -1,5 +1,6 @@
 //! Runs the apalis workers for both queues in this process until shutdown.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use apalis::prelude::*;
@@ -70,7 +71,17 @@ pub async fn run_workers(
             })
             // A worker stopped by a Redis outage is restarted (under a fresh name).
             .should_restart(|_, err| {
-                tracing::warn!(error = %err, "worker stopped; restarting");
+                // Restarts come every ~0.5 s while Redis is down; say so every 10 s.
+                static LAST: AtomicI64 = AtomicI64::new(0);
+                let now = crate::store::now_secs();
+                let last = LAST.load(Ordering::Relaxed);
+                if now - last >= 10
+                    && LAST
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    tracing::warn!(error = %err, "worker stopped; restarting it");
+                }
                 true
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
