@@ -76,6 +76,12 @@ pub fn configure(app: &mut web::ServiceConfig) {
                     .route("/profiles", web::get().to(routes::profiles::list))
                     .route("/profiles/{id}", web::get().to(routes::profiles::get))
                     .route("/profiles/{id}", web::delete().to(routes::profiles::delete))
+                    // UI: call graph of one profile (routes/graph.rs).
+                    .route("/profiles/{id}/graph", web::get().to(routes::graph::get))
+                    .route(
+                        "/comparisons/{id}/summary",
+                        web::get().to(routes::graph::comparison_summary),
+                    )
                     .route("/jobs/{id}", web::get().to(routes::jobs::get))
                     .route("/compare", web::post().to(routes::comparisons::create))
                     .route("/comparisons/{id}", web::get().to(routes::comparisons::get))
@@ -84,6 +90,8 @@ pub fn configure(app: &mut web::ServiceConfig) {
                     .default_service(web::to(not_found)),
             ),
     )
+    // Browser UI at `/` (routes/ui.rs).
+    .configure(routes::ui::configure)
     .default_service(web::to(not_found));
 }
 

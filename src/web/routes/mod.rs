@@ -2,10 +2,12 @@
 
 pub mod comparisons;
 pub mod debug;
+pub mod graph;
 pub mod health;
 pub mod jobs;
 pub mod profiles;
 pub mod session;
+pub mod ui;
 pub mod upload;
 
 use profdiff_workers::keyspace::is_valid_id;

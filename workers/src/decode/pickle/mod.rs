@@ -12,10 +12,9 @@
 //! every global (`os.system(cmd)` reads as `cmd`, the class kept only as metadata to
 //! check afterwards), expands shared values before anything can measure them (a
 //! callers dict shared by 10,000 entries grew to 135 MB before its 2^20-event limit
-//! fired), has no nesting limit (100,000 nested lists accepted), reports length claims
-//! as "unexpected end of input" at the end of the file, and needs Rust 1.88 (the
-//! workspace targets 1.85). Wrapping it would mean a pre-scan that is this machine
-//! again, so the decoder is hand-written and data-only.
+//! fired), has no nesting limit (100,000 nested lists accepted), and reports length
+//! claims as "unexpected end of input" at the end of the file. Wrapping it would mean
+//! a pre-scan that is this machine again, so the decoder is hand-written and data-only.
 
 mod schema;
 mod vm;

@@ -1,0 +1,423 @@
+// Browser tests of the profdiff UI: the real `target/debug/profdiff serve` (built by
+// `cargo test` before) on a random port, its own Redis key prefix and data dir, driven
+// by Debian's Chromium through playwright-core. Run: `npm test` in tests/browser.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = process.env.PROFDIFF_BIN ?? join(ROOT, 'target', 'debug', 'profdiff');
+const FIX = join(ROOT, 'tests', 'fixtures');
+const SHOTS = join(ROOT, 'target', 'ui-screenshots');
+const REDIS_URL = process.env.PROFDIFF_TEST_REDIS ?? 'redis://127.0.0.1:6379/';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** @type {import('node:child_process').ChildProcess} */
+let server;
+let base = '';
+const prefix = `pdui:${randomUUID().replace(/-/g, '')}:`;
+const dataDir = mkdtempSync(join(tmpdir(), 'profdiff-ui-'));
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** Console errors and page errors of every page, checked after each test. @type {string[]} */
+let consoleErrors = [];
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0'], {
+      env: {
+        ...process.env,
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        DATA_DIR: dataDir,
+        JANITOR_INTERVAL_SECS: '0',
+        RUST_LOG: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => reject(new Error('profdiff did not start within 30 s')), 30_000);
+    let buf = '';
+    server.stdout?.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/profdiff listening on (http:\/\/\S+)/);
+      if (m && !base) {
+        base = m[1];
+        clearTimeout(timer);
+        resolve(base);
+      }
+    });
+    server.on('exit', (code) => {
+      if (!base) reject(new Error(`profdiff exited early with ${code}`));
+    });
+  });
+}
+
+function deleteKeys() {
+  try {
+    const keys = execFileSync('redis-cli', ['-u', REDIS_URL, '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+    for (let i = 0; i < keys.length; i += 200) execFileSync('redis-cli', ['-u', REDIS_URL, 'del', ...keys.slice(i, i + 200)]);
+  } catch (e) {
+    console.error(`could not delete test keys: ${e}`);
+  }
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  assert.ok(existsSync(BIN), `${BIN} missing: run cargo build first`);
+  await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (server.exitCode === null) server.kill('SIGKILL');
+  }
+  deleteKeys();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  const errs = consoleErrors;
+  consoleErrors = [];
+  assert.deepEqual(errs, [], 'no console errors');
+});
+
+/** A fresh browser context (own cookies = own session) and page. */
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(`${m.text()} @ ${m.location().url}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  await page.goto(base + '/');
+  await page.waitForSelector('#dropzone');
+  return { context, page };
+}
+
+/** @param {import('playwright-core').Page} page @param {string[]} names */
+async function uploadViaPicker(page, names) {
+  await page.setInputFiles('#file-input', names.map((n) => join(FIX, n)));
+}
+
+/** Drops files on the drop zone the way a drag from the desktop does. */
+async function uploadViaDrop(/** @type {import('playwright-core').Page} */ page, /** @type {string[]} */ names) {
+  const files = names.map((n) => ({ name: n.split('/').pop(), bytes: [...readFileSync(join(FIX, n))] }));
+  const dt = await page.evaluateHandle((fs) => {
+    const d = new DataTransfer();
+    for (const f of fs) d.items.add(new File([new Uint8Array(f.bytes)], f.name));
+    return d;
+  }, files);
+  await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+}
+
+/** @param {import('playwright-core').Page} page @param {string} name @param {string} state */
+async function waitUpload(page, name, state) {
+  await page.waitForSelector(`li.upload[data-name="${name}"][data-state="${state}"]`, { timeout: 30_000 });
+}
+
+test('two sessions never see each other\'s profiles', async () => {
+  const a = await newPage();
+  const b = await newPage();
+  await uploadViaPicker(a.page, ['textpipe_before.prof']);
+  await uploadViaPicker(b.page, ['recursion_before.prof']);
+  await waitUpload(a.page, 'textpipe_before.prof', 'done');
+  await waitUpload(b.page, 'recursion_before.prof', 'done');
+  await a.page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  await b.page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  const namesA = await a.page.$$eval('#profiles-table tbody th', (ths) => ths.map((t) => t.textContent));
+  const namesB = await b.page.$$eval('#profiles-table tbody th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(namesA, ['textpipe_before.prof']);
+  assert.deepEqual(namesB, ['recursion_before.prof']);
+  // A's profile id is unknown to B, even through the API.
+  const idA = await a.page.getAttribute('#profiles-table tbody tr', 'data-id');
+  const status = await b.page.evaluate(async (id) => (await fetch(`/api/profiles/${id}/graph`)).status, idA);
+  assert.equal(status, 404);
+  // That fetch logged a 404 on purpose; it is not a UI error.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('404'));
+  await a.context.close();
+  await b.context.close();
+});
+
+test('textpipe pair: progress, both ready, comparison table, sort, filter, flame graph', async () => {
+  const expected = JSON.parse(readFileSync(join(FIX, 'expected', 'textpipe.expected.json'), 'utf8'));
+  const { context, page } = await newPage();
+  await uploadViaPicker(page, ['textpipe_before.prof']);
+  await waitUpload(page, 'textpipe_before.prof', 'done');
+  await uploadViaPicker(page, ['textpipe_after.prof']);
+  // Each upload has a progress bar that ends full.
+  assert.equal(await page.locator('li.upload progress').count(), 2);
+  await waitUpload(page, 'textpipe_after.prof', 'done');
+  const full = await page.$$eval('li.upload progress', (ps) => ps.map((p) => /** @type {HTMLProgressElement} */ (p).value));
+  assert.deepEqual(full, [1, 1]);
+  await page.waitForSelector('#compare-recent');
+  assert.equal(await page.locator('#profiles-table tr[data-status="ready"]').count(), 2);
+  await page.screenshot({ path: join(SHOTS, 'upload.png'), fullPage: true });
+
+  await page.click('#compare-recent');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  const first = await page.getAttribute('#cmp-table tbody tr', 'data-name');
+  assert.equal(first, expected.functions[0].name);
+  assert.match((await page.textContent('#cards')) ?? '', /Speed-up/);
+  const total = expected.functions.length;
+  assert.match((await page.textContent('#row-count')) ?? '', new RegExp(`of ${total}$`));
+  await page.screenshot({ path: join(SHOTS, 'compare.png') });
+
+  // Exports: the whole comparison as profdiff.comparison/v1 JSON and as CSV.
+  const exported = await page.evaluate(async () => {
+    const j = await (await fetch(/** @type {HTMLAnchorElement} */ (document.querySelector('#export-json')).href)).json();
+    const c = await (await fetch(/** @type {HTMLAnchorElement} */ (document.querySelector('#export-csv')).href)).text();
+    return { schema: j.schema, rows: j.functions.length, first: j.functions[0].name, csvLines: c.trim().split('\n').length };
+  });
+  assert.deepEqual(exported, { schema: 'profdiff.comparison/v1', rows: total, first: expected.functions[0].name, csvLines: total + 1 });
+
+  // Keyboard: the sort buttons are reachable and work with Enter.
+  await page.focus('button[data-sort="name"]');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="name"]');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-sort')), 'name');
+  await page.click('button[data-sort="delta_tt"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="delta_tt"]');
+
+  // Sort by name: ascending, then descending.
+  const names = async () => page.$$eval('#cmp-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-name') ?? ''));
+  await page.click('button[data-sort="name"]');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="name"]');
+  const asc = await names();
+  const allNames = expected.functions.map((/** @type {any} */ f) => f.name).sort();
+  assert.deepEqual(asc, allNames.slice(0, asc.length));
+  await page.click('button[data-sort="name"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="name"]');
+  const desc = await names();
+  assert.deepEqual(desc, allNames.slice().reverse().slice(0, desc.length));
+
+  // Every column sorts on the server (a refused key would log a 400 console error).
+  for (const key of await page.$$eval('#cmp-table button[data-sort]', (bs) => bs.map((b) => b.getAttribute('data-sort')))) {
+    await page.click(`button[data-sort="${key}"]`);
+    await page.waitForSelector(`th:not([aria-sort="none"]) button[data-sort="${key}"]`);
+  }
+  // Δ own time ascending: the biggest improvement first.
+  await page.click('button[data-sort="delta_tt"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="delta_tt"]');
+  await page.click('button[data-sort="delta_tt"]');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="delta_tt"]');
+  const fastest = expected.functions.reduce((/** @type {any} */ a, /** @type {any} */ f) => (f.delta.tt < a.delta.tt ? f : a));
+  assert.equal(await page.getAttribute('#cmp-table tbody tr', 'data-name'), fastest.name);
+
+  // Status filter: only added functions.
+  const added = expected.functions.filter((/** @type {any} */ f) => f.status === 'added').length;
+  await page.selectOption('#status-filter', 'added');
+  await page.waitForFunction((n) => document.querySelector('#row-count')?.textContent?.endsWith(`of ${n}`), added);
+  const statuses = await page.$$eval('#cmp-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-status')));
+  assert.deepEqual(statuses, Array(added).fill('added'));
+  await page.selectOption('#status-filter', '');
+
+  // Filter: only matching rows, and the count says how many.
+  const want = expected.functions.filter((/** @type {any} */ f) => f.name.includes('normalize') || f.file.includes('normalize'));
+  assert.ok(want.length > 0);
+  await page.fill('#filter', 'normalize');
+  await page.waitForFunction((n) => document.querySelector('#row-count')?.textContent?.endsWith(`of ${n}`), want.length);
+  const filtered = await names();
+  assert.deepEqual(filtered.slice().sort(), want.map((/** @type {any} */ f) => f.name).sort());
+
+  // Callers and callees of one function, both sides.
+  await page.click('#cmp-table tbody tr th button');
+  await page.waitForSelector('#detail table[data-dir="callers"]');
+
+  // The flame graph draws blocks and highlights a search.
+  await page.click('#tab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  const blocks = Number(await page.getAttribute('#flame', 'data-blocks'));
+  assert.ok(blocks > 3, `flame graph has ${blocks} blocks`);
+  await page.fill('#flame-search', 'textpipe.py');
+  await page.waitForFunction(() => Number(document.querySelector('#flame')?.getAttribute('data-matches')) > 0);
+  await page.screenshot({ path: join(SHOTS, 'flame.png'), fullPage: true });
+  // Zoom in and come back through the breadcrumb.
+  await page.click('#flame .fg-node:nth-child(2)');
+  await page.waitForSelector('.fg-crumb');
+  await page.click('.fg-crumb');
+  await page.waitForFunction(() => !document.querySelector('.fg-crumb'));
+
+  // The URL reopens the same view.
+  const url = page.url();
+  assert.match(url, /#\/compare\?.*cmp=/);
+  const again = await context.newPage();
+  again.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  await again.goto(url);
+  await again.waitForSelector('#flame .fg-node');
+
+  // One profile, pstats style.
+  await page.goto(`${base}/#/`);
+  await page.click('#profiles-table tbody tr a');
+  await page.waitForSelector('#profile-table tbody tr');
+  await page.screenshot({ path: join(SHOTS, 'profile.png') });
+  await page.click('#ptab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  assert.ok(Number(await page.getAttribute('#flame', 'data-blocks')) > 3);
+  await page.screenshot({ path: join(SHOTS, 'profile-icicle.png') });
+  await page.click('#ptab-table');
+  // pstats columns, sortable.
+  const heads = await page.$$eval('#profile-table thead th', (ths) => ths.map((t) => t.textContent?.replace(/[▲▼]/g, '').trim()));
+  assert.deepEqual(heads, ['ncalls', 'tottime', 'percall', 'cumtime', 'percall', 'filename:lineno(function)']);
+  await page.click('#profile-table button[data-sort="ct"]');
+  const cts = await page.$$eval('#profile-table tbody tr td:nth-child(4)', (tds) => tds.map((t) => Number(t.textContent)));
+  assert.ok(cts.length > 10);
+  assert.deepEqual(cts, cts.slice().sort((x, y) => y - x));
+  await context.close();
+});
+
+test('a bad file shows its error while a good one in the same drop succeeds', async () => {
+  const { context, page } = await newPage();
+  await uploadViaDrop(page, ['bad/random_bytes.prof', 'stdlibmix_before.prof']);
+  await waitUpload(page, 'random_bytes.prof', 'failed');
+  await waitUpload(page, 'stdlibmix_before.prof', 'done');
+  const msg = (await page.textContent('li.upload[data-name="random_bytes.prof"] .upload-status')) ?? '';
+  assert.match(msg, /Could not read this file: \S+/);
+  await page.waitForSelector('#profiles-table tr[data-status="failed"]');
+  await page.waitForSelector('#profiles-table tr[data-status="ready"]');
+  await page.screenshot({ path: join(SHOTS, 'upload-error.png') });
+  await context.close();
+});
+
+test('wrong file type and too big in plain words; delete one; clear all after confirmation', async () => {
+  const { context, page } = await newPage();
+  await uploadViaPicker(page, ['README.md', 'recursion_before.prof', 'recursion_after.prof']);
+  await waitUpload(page, 'README.md', 'failed');
+  assert.match((await page.textContent('li.upload[data-name="README.md"] .upload-status')) ?? '', /Not a profile file/);
+  // Over the size limit (16 MiB by default): refused, in words.
+  const big = join(dataDir, 'big.prof');
+  writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 7));
+  await page.setInputFiles('#file-input', [big]);
+  await waitUpload(page, 'big.prof', 'failed');
+  assert.match((await page.textContent('li.upload[data-name="big.prof"] .upload-status')) ?? '', /File too big: the server accepts at most 16\.0 MiB/);
+  // The refusals are HTTP 415/413 the browser logs by itself; the UI said them in words.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('415') && !e.includes('413'));
+  await waitUpload(page, 'recursion_before.prof', 'done');
+  await waitUpload(page, 'recursion_after.prof', 'done');
+  await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 2);
+  await page.click('#profiles-table tbody tr:first-child button');
+  await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 1);
+  assert.match((await page.textContent('#session')) ?? '', /1 profile,/);
+  let asked = '';
+  page.once('dialog', (d) => {
+    asked = d.message();
+    d.accept();
+  });
+  await page.click('#clear-all');
+  await page.waitForSelector('#profiles-table', { state: 'detached' });
+  assert.match(asked, /Delete all 1 profile and/);
+  const left = await page.evaluate(async () => (await (await fetch('/api/profiles')).json()).profiles.length);
+  assert.equal(left, 0);
+  await context.close();
+});
+
+test('storage down: "service busy, retrying" until it answers again', async () => {
+  const { context, page } = await newPage();
+  let refused = 0;
+  // The first answers are what the service sends while Redis is unreachable.
+  await page.route('**/api/profiles', async (route) => {
+    if (refused < 2) {
+      refused++;
+      await route.fulfill({ status: 503, contentType: 'application/json', headers: { 'retry-after': '1' }, body: JSON.stringify({ error: { code: 'unavailable', message: 'storage unavailable' } }) });
+    } else await route.continue();
+  });
+  await page.goto(base + '/#/compare');
+  await page.waitForSelector('#banner:not([hidden])');
+  assert.match((await page.textContent('#banner')) ?? '', /busy.*retrying/i);
+  await page.waitForSelector('#banner', { state: 'hidden', timeout: 15_000 });
+  await page.waitForSelector('main >> text=Upload at least two profiles first');
+  consoleErrors = consoleErrors.filter((e) => !e.includes('503'));
+  await context.close();
+});
+
+test('375 px wide: no horizontal scrolling', async () => {
+  const { context, page } = await newPage({ width: 375, height: 800 });
+  await uploadViaPicker(page, ['textpipe_before.prof', 'textpipe_after.prof']);
+  await waitUpload(page, 'textpipe_before.prof', 'done');
+  await waitUpload(page, 'textpipe_after.prof', 'done');
+  await page.waitForSelector('#compare-recent');
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(await overflow(), 0, 'home view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'narrow-upload.png') });
+  await page.click('#compare-recent');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  assert.equal(await overflow(), 0, 'compare view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'narrow-compare.png') });
+  await page.click('#tab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  assert.equal(await overflow(), 0, 'flame view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'narrow-flame.png') });
+  await context.close();
+});
+
+test('accessibility: axe finds no WCAG 2 A/AA violations in the main views', async () => {
+  // axe is injected as a script, which the page's own CSP rightly forbids: bypass it
+  // for this context only.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  const axeSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  const audit = async (/** @type {string} */ view) => {
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(async () => {
+      // @ts-ignore axe is a global from the injected script
+      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      return r.violations.map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.length}× e.g. ${v.nodes[0]?.target})`);
+    });
+    assert.deepEqual(result, [], `axe violations in the ${view} view`);
+  };
+  await page.goto(base + '/');
+  await page.waitForSelector('#dropzone');
+  await page.setInputFiles('#file-input', [join(FIX, 'textpipe_before.prof'), join(FIX, 'textpipe_after.prof'), join(FIX, 'bad', 'random_bytes.prof')]);
+  await waitUpload(page, 'random_bytes.prof', 'failed');
+  await waitUpload(page, 'textpipe_before.prof', 'done');
+  await waitUpload(page, 'textpipe_after.prof', 'done');
+  await page.waitForSelector('#compare-recent');
+  await audit('upload');
+  await page.click('#compare-recent');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  await page.click('#cmp-table tbody tr th button');
+  await page.waitForSelector('#detail table');
+  await audit('compare');
+  await page.click('#tab-flame');
+  await page.waitForSelector('#flame .fg-node');
+  await audit('flame');
+  await page.goto(base + '/#/');
+  await page.click('#profiles-table tbody tr a');
+  await page.waitForSelector('#profile-table tbody tr');
+  await audit('profile');
+  await context.close();
+});
+
+test('assets: strict CSP, revalidation, no inline script or style', async () => {
+  const res = await fetch(base + '/');
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  const etag = res.headers.get('etag');
+  assert.ok(etag);
+  const html = await res.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+  assert.doesNotMatch(html, /\sstyle=|<style/, 'no inline style');
+  const again = await fetch(base + '/', { headers: { 'if-none-match': etag } });
+  assert.equal(again.status, 304);
+  const js = await fetch(base + '/assets/app.js');
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  assert.equal((await fetch(base + '/assets/nope.js')).status, 404);
+});
