@@ -224,6 +224,12 @@ async fn security_headers_on_every_response() {
         ("/api/nope", StatusCode::NOT_FOUND),
         ("/nope", StatusCode::NOT_FOUND),
         ("/api/debug/all-sessions", StatusCode::UNAUTHORIZED),
+        // Static UI files.
+        ("/", StatusCode::OK),
+        ("/assets/app.js", StatusCode::OK),
+        ("/assets/app.css", StatusCode::OK),
+        ("/assets/icon.svg", StatusCode::OK),
+        ("/assets/nope.js", StatusCode::NOT_FOUND),
     ] {
         let res = c.get(srv.url(path)).send().await.unwrap();
         assert_eq!(res.status(), want, "{path}");
