@@ -127,6 +127,7 @@ struct OpsStats {
     jobs: HashMap<&'static str, KindStats>,
     per_minute: Vec<Value>,
     recent_failures: Vec<Value>,
+    workers: Vec<Value>,
     active_sessions: u64,
     upload_bytes: u64,
     upload_files: u64,
@@ -227,7 +228,10 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
     for kind in KINDS {
         p.lrange(keys.stats_durations(kind), 0, -1);
     }
-    let (jobs, janitor, sessions, failures, info) = {
+    for name in state.queues.names() {
+        p.zrange_withscores(format!("{name}:workers"), 0, 999);
+    }
+    let (jobs, janitor, sessions, failures, info, workers) = {
         let vals: Vec<redis::Value> = p.query_async(&mut conn).await?;
         let mut it = vals.into_iter();
         let mut next = || it.next().unwrap_or(redis::Value::Nil);
@@ -264,7 +268,20 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
                 .collect();
             jobs.insert(*kind, k);
         }
-        (jobs, janitor, sessions, failures, info)
+        // apalis' worker registry: name -> last heartbeat (unix seconds).
+        let beat = i64::try_from(state.cfg.worker_heartbeat_secs.max(1)).unwrap_or(5);
+        let mut workers = Vec::new();
+        for kind in KINDS {
+            let list: Vec<(String, i64)> = redis::from_redis_value(next()).unwrap_or_default();
+            for (name, last) in list {
+                let alive = last >= now.saturating_sub(3 * beat);
+                // Names are `host-pid-kind-random`.
+                let host = name.rsplitn(4, '-').nth(3).unwrap_or("").to_string();
+                workers.push(json!({"name": name, "kind": kind, "host": host,
+                    "last_heartbeat": last, "alive": alive}));
+            }
+        }
+        (jobs, janitor, sessions, failures, info, workers)
     };
 
     // The last hour, one bucket per minute, oldest first.
@@ -313,6 +330,7 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
             .iter()
             .filter_map(|f| serde_json::from_str(f).ok())
             .collect(),
+        workers,
         active_sessions: sessions,
         upload_bytes,
         upload_files,
@@ -428,6 +446,23 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
         "Job run time from start to recorded outcome (all processes).",
         MetricType::HISTOGRAM,
         hists,
+    ));
+    let live: Vec<Metric> = KINDS
+        .iter()
+        .map(|kind| {
+            let n = s
+                .workers
+                .iter()
+                .filter(|w| w["kind"] == *kind && w["alive"] == true)
+                .count();
+            gauge(&[("kind", kind)], n as f64)
+        })
+        .collect();
+    fams.push(family(
+        "profdiff_workers_live",
+        "Workers with a recent heartbeat, by job kind (apalis registry).",
+        MetricType::GAUGE,
+        live,
     ));
     fams.push(family(
         "profdiff_queue_depth",

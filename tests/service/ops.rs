@@ -149,6 +149,16 @@ async fn figures_match_a_scripted_sequence() {
         (sum("parse_done"), sum("parse_failed"), sum("compare_done")),
         (2, 1, 2)
     );
+    // This serve process runs one parse and one compare worker, both beating.
+    let workers = s["workers"].as_array().unwrap();
+    for kind in ["parse", "compare"] {
+        assert!(
+            workers
+                .iter()
+                .any(|w| w["kind"] == kind && w["alive"] == true),
+            "{s}"
+        );
+    }
     assert_eq!(s["active_sessions"], 1);
     assert_eq!(s["upload_files"], 3);
     assert_eq!(s["upload_bytes"].as_u64(), Some(total));
@@ -196,6 +206,7 @@ async fn figures_match_a_scripted_sequence() {
     assert!(sum > 0.0 && sum < 180.0, "{sum}");
     assert_eq!(m(r#"profdiff_queue_depth{kind="parse"}"#), 0.0);
     assert_eq!(m("profdiff_sessions_active"), 1.0);
+    assert!(m(r#"profdiff_workers_live{kind="parse"}"#) >= 1.0);
     assert_eq!(m("profdiff_upload_bytes"), total as f64);
     assert!(m("profdiff_redis_used_memory_bytes") > 0.0);
     assert!(text.contains("# TYPE profdiff_job_duration_seconds histogram"));

@@ -77,6 +77,8 @@ function render(s) {
   chart($('chart-fail'), s.per_minute, ['parse_failed', 'compare_failed', 'parse_retries', 'compare_retries']);
   table($('kinds'), ['kind', 'queued', 'done', 'failed', 'retries', 'p50', 'p95'],
     Object.entries(s.jobs).map(([k, v]) => [k, v.queued, v.done, v.failed, v.retries, secs(v.p50_secs), secs(v.p95_secs)]));
+  table($('workers'), ['worker', 'kind', 'host', 'last heartbeat', 'alive'],
+    s.workers.map((w) => [w.name, w.kind, w.host, new Date(w.last_heartbeat * 1000).toLocaleTimeString(), w.alive ? 'yes' : 'no']));
   table($('failures'), ['when', 'kind', 'job', 'error'],
     s.recent_failures.map((f) => [new Date(f.at * 1000).toLocaleTimeString(), f.kind, f.job_id, f.error]));
   $('janitor').textContent = s.janitor ? JSON.stringify(s.janitor, null, 2) : 'not run yet';
