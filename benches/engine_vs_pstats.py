@@ -95,7 +95,17 @@ def main():
     a = os.path.join(FIX, "synth_medium_before.prof")
     b = os.path.join(FIX, "synth_medium_after.prof")
     exe = os.path.join(ROOT, "target", "release", "profdiff")
-    cmp_ours = wall([exe, "compare", a, b, "--format", "json"], args.rounds)
+    cmp_cmd = [exe, "compare", a, b, "--format", "json"]
+    # Until `profdiff compare` works the decode rows are still worth having: say why the
+    # compare rows are missing instead of dying with a CalledProcessError.
+    probe = subprocess.run(cmp_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmp_error = None
+    if probe.returncode != 0:
+        cmp_error = f"`profdiff compare` exited {probe.returncode}: {(probe.stderr.strip().splitlines() or [''])[0][:200]}"
+        print(f"not measuring compare: {cmp_error}", file=sys.stderr)
+        cmp_ours = None
+    else:
+        cmp_ours = wall(cmp_cmd, args.rounds)
     cmp_py = wall([sys.executable, os.path.join(ROOT, "benches", "py_compare.py"), a, b], args.rounds)
 
     mb = size / 1e6
@@ -103,17 +113,21 @@ def main():
         ("decode synth_large.prof (%.1f MB): profdiff" % mb, ours["best_s"], ours_rss, "", ""),
         ("decode: `pstats.Stats(path)`", ps["best_s"], ps_rss, ps["best_s"] / ours["best_s"], "≥ 25×"),
         ("decode: `marshal.load`", ml["best_s"], ml_rss, ml["best_s"] / ours["best_s"], "≥ 5×"),
-        ("compare synth_medium pair, whole process: profdiff", cmp_ours[0], None, "", ""),
-        ("compare: pstats script (benches/py_compare.py)", cmp_py[0], None, cmp_py[0] / cmp_ours[0], "≥ 20×"),
+        ("compare synth_medium pair, whole process: profdiff", cmp_ours and cmp_ours[0], None, "", ""),
+        ("compare: pstats script (benches/py_compare.py)", cmp_py[0], None,
+         cmp_ours and cmp_py[0] / cmp_ours[0], "≥ 20×"),
     ]
     print(f"\nrounds: {args.rounds} (best of); file sizes: synth_large {size} B")
     print("| what | best wall time | peak RSS | profdiff is faster by | target |")
     print("|---|---|---|---|---|")
     for name, t, rss, ratio, target in rows:
         rss_s = "" if rss is None else f"{rss / 1e6:.1f} MB ({rss / size:.2f}× file)"
-        ratio_s = f"{ratio:.1f}×" if ratio != "" else ""
-        print(f"| {name} | {t * 1e3:.1f} ms | {rss_s} | {ratio_s} | {target} |")
+        ratio_s = "not measured" if ratio is None else f"{ratio:.1f}×" if ratio != "" else ""
+        t_s = "not measured" if t is None else f"{t * 1e3:.1f} ms"
+        print(f"| {name} | {t_s} | {rss_s} | {ratio_s} | {target} |")
     print(f"\nprofdiff decode peak RSS / file size: {ours_rss / size:.2f} (target ≤ 3)")
+    if cmp_error:
+        print(f"\ncompare not measured: {cmp_error}")
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ impl<'a> Decoder<'a> {
         usize::try_from(index)
             .ok()
             .and_then(|i| self.refs.get(i).map(|s| (i, *s)))
-            .ok_or(MarshalError::DanglingRef {
+            .ok_or_else(|| MarshalError::DanglingRef {
                 index: i64::from(index),
                 at,
             })
@@ -196,7 +196,7 @@ impl<'a> Decoder<'a> {
             .ok()
             .and_then(|i| self.py2_interned.get(i))
             .copied()
-            .ok_or(MarshalError::DanglingRef {
+            .ok_or_else(|| MarshalError::DanglingRef {
                 index: i64::from(index),
                 at,
             })

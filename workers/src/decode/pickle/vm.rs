@@ -1053,7 +1053,7 @@ impl<'a> Machine<'a> {
 }
 
 fn pairs(items: Vec<Val>) -> Option<Vec<(Val, Val)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(items.len() / 2);
