@@ -56,6 +56,23 @@ pub struct Config {
     /// Worker heartbeat in seconds (a killed worker's jobs return after ~3 beats).
     #[arg(long, env = "WORKER_HEARTBEAT_SECS", default_value_t = 5)]
     pub worker_heartbeat_secs: u64,
+    /// Rate limits on uploads and compares: the fixed window, seconds.
+    #[arg(long, env = "RATE_LIMIT_WINDOW_SECS", default_value_t = 60)]
+    pub rate_limit_window_secs: u64,
+    /// Uploads + compares one session may start per window (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_PER_SESSION", default_value_t = 60)]
+    pub rate_limit_per_session: u64,
+    /// Uploads + compares one client address may start per window (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_PER_IP", default_value_t = 600)]
+    pub rate_limit_per_ip: u64,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a proxy
+    /// that sets them; otherwise clients could pick their own address).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// Serve the ops dashboard, `/api/ops/stats` and `/metrics` on this address only
+    /// (e.g. a private interface) instead of the public one.
+    #[arg(long, env = "OPS_BIND")]
+    pub ops_bind: Option<String>,
     /// Test hook: sleep this long inside every parse job (crash-recovery test).
     #[arg(
         long,

@@ -270,11 +270,21 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
             .map_err(|e| StartError(format!("cannot listen on {}: {e}", cfg.bind)))?;
         let addr = listener.local_addr()?;
         let app_cfg = cfg.clone();
+        let ops_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(crate::web::cors(&app_cfg))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::web::security::headers,
+                ))
                 .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("profdiff::http"))
                 .app_data(state.clone())
+                // Before the `/api` scope, which would answer 404 for /api/ops/*.
+                .configure(|c| {
+                    if app_cfg.ops_bind.is_none() {
+                        crate::web::ops::configure(c)
+                    }
+                })
                 .configure(crate::web::configure)
         })
         .listen(listener)?
@@ -282,12 +292,40 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
         .disable_signals()
         .run();
         println!("profdiff listening on http://{addr}");
+        let ops_server = match &cfg.ops_bind {
+            Some(bind) => {
+                let listener = TcpListener::bind(bind)
+                    .map_err(|e| StartError(format!("cannot listen on {bind}: {e}")))?;
+                let ops_addr = listener.local_addr()?;
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(actix_web::middleware::from_fn(
+                            crate::web::security::headers,
+                        ))
+                        .app_data(ops_state.clone())
+                        .configure(crate::web::ops::configure)
+                })
+                .listen(listener)?
+                .workers(1)
+                .shutdown_timeout(2)
+                .disable_signals()
+                .run();
+                println!("profdiff ops listening on http://{ops_addr}");
+                let handle = server.handle();
+                Some((handle, tokio::spawn(server)))
+            }
+            None => None,
+        };
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         shutdown_signal().await;
         tracing::info!("shutting down: no new requests; finishing running jobs");
         handle.stop(true).await;
         let _ = server_task.await;
+        if let Some((h, task)) = ops_server {
+            h.stop(true).await;
+            let _ = task.await;
+        }
     }
     let _ = stop_tx.send(true);
     for task in background {

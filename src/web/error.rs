@@ -34,6 +34,14 @@ pub enum ApiError {
         /// Jobs waiting.
         queued: u64,
     },
+    /// A session or client address went over its request budget.
+    #[error("too many requests from this {scope}; retry in {retry_after} s")]
+    RateLimited {
+        /// `session` or `address`.
+        scope: &'static str,
+        /// Seconds until the window ends.
+        retry_after: u64,
+    },
     /// Redis (or the queue) is unreachable.
     #[error("storage temporarily unavailable; retry shortly")]
     Unavailable(String),
@@ -54,6 +62,7 @@ impl ApiError {
             ApiError::Unsupported(_) => "unsupported_type",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Busy { .. } => "busy",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Internal(_) => "internal",
@@ -69,7 +78,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy { .. } | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,8 +91,14 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Busy { .. } | ApiError::Unavailable(_)) {
-            res.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            ApiError::Busy { .. } | ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::RateLimited { retry_after, .. } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
         }
         res.json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
     }

@@ -3,7 +3,9 @@
 
 pub mod archive;
 pub mod error;
+pub mod ops;
 pub mod routes;
+pub mod security;
 pub mod session;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub fn cors(cfg: &Config) -> Cors {
     let mut c = Cors::default()
         .allowed_methods(vec!["GET", "POST", "DELETE"])
         .allow_any_header()
+        .expose_headers(vec![actix_web::http::header::RETRY_AFTER])
         .supports_credentials()
         .max_age(3600);
     for o in &cfg.allowed_origins {
@@ -68,6 +71,7 @@ pub fn configure(app: &mut web::ServiceConfig) {
             )
             .service(
                 web::scope("")
+                    .wrap(from_fn(security::rate_limit))
                     .wrap(from_fn(session::middleware))
                     .route("/upload", web::post().to(routes::upload::upload))
                     .route("/profiles", web::get().to(routes::profiles::list))

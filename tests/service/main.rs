@@ -7,5 +7,7 @@ mod batches;
 mod common;
 mod janitor;
 mod limits;
+mod ops;
+mod public;
 mod resilience;
 mod submit;

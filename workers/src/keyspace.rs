@@ -122,6 +122,28 @@ impl Keyspace {
     pub fn janitor_lock(&self) -> String {
         format!("{}janitor:lock", self.prefix)
     }
+    /// Fixed-window request counter (`scope` is `sid` or `ip`; `who` is hashed by the
+    /// caller so no raw address lands in a key name; expires with its window).
+    pub fn rate_limit(&self, scope: &str, who: &str, window: u64) -> String {
+        format!("{}ratelimit:{scope}:{who}:{window}", self.prefix)
+    }
+    /// Job figures of one minute (hash `{kind}_{done|failed|retries}`; expires after ~1 h).
+    pub fn stats_minute(&self, minute: i64) -> String {
+        format!("{}stats:min:{minute}", self.prefix)
+    }
+    /// Job-duration histogram (hash `{kind}_dur_le_{bound}` per bucket, `{kind}_dur_sum_us`);
+    /// apart from `counters`, which stays integer counts shown by /api/health.
+    pub fn stats_histogram(&self) -> String {
+        format!("{}stats:histogram", self.prefix)
+    }
+    /// The last job durations of a kind in seconds (capped list, newest first).
+    pub fn stats_durations(&self, kind: &str) -> String {
+        format!("{}stats:durations:{kind}", self.prefix)
+    }
+    /// The last failed jobs with their errors (capped list of JSON, newest first).
+    pub fn stats_failures(&self) -> String {
+        format!("{}stats:failures", self.prefix)
+    }
     /// apalis queue name for parse jobs.
     pub fn parse_queue(&self) -> String {
         format!("{}queue:parse", self.prefix)

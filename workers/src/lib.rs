@@ -1,4 +1,5 @@
-//! profdiff's job side. Today: the pure profile engine (model, decoders, comparison).
+//! profdiff's job side: the pure profile engine (model, decoders, comparison,
+//! statistics) and, with the `service` feature, jobs, storage and the janitor.
 //!
 //! Data flow: raw bytes → [`decode`] (sniff + marshal/pickle) → [`profile::Profile`]
 //! → [`compare`] / [`merge`] → documents rendered by the CLI or served by the web tier.
@@ -19,6 +20,8 @@ pub mod janitor;
 pub mod jobs;
 #[cfg(feature = "service")]
 pub mod keyspace;
+#[cfg(feature = "service")]
+pub mod metrics;
 #[cfg(feature = "service")]
 pub mod migrate;
 #[cfg(feature = "service")]

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::AppState;
 
-fn token_of(req: &HttpRequest) -> Option<&str> {
+pub(crate) fn token_of(req: &HttpRequest) -> Option<&str> {
     let h = req.headers();
     h.get("x-admin-token")
         .and_then(|v| v.to_str().ok())
@@ -21,7 +21,7 @@ fn token_of(req: &HttpRequest) -> Option<&str> {
 }
 
 /// Compares digests so the check takes the same time wherever the strings differ.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
 }
 

@@ -98,7 +98,12 @@ impl From<CpuError> for JobError {
 /// Runs `step` up to [`MAX_ATTEMPTS`] times, backing off exponentially with jitter on
 /// transient errors. apalis-redis re-queues any failure up to 25 times whatever the
 /// policy, so the retry budget is kept here and the job ends with `AbortError`.
-async fn with_retries<F, Fut>(what: &str, mut step: F) -> Result<(), JobError>
+/// Counts each retry in the ops figures when `ctx` is given.
+async fn with_retries<F, Fut>(
+    what: &str,
+    ctx: Option<&JobContext>,
+    mut step: F,
+) -> Result<(), JobError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), JobError>>,
@@ -110,23 +115,16 @@ where
                 let base = 100u64 << attempt;
                 let jitter = rand::random_range(0..=base / 2);
                 tracing::warn!(%what, attempt, error = %msg, "transient failure; retrying");
+                if let Some(ctx) = ctx {
+                    crate::metrics::record_retry(&mut ctx.store.conn(), ctx.store.keys(), what)
+                        .await;
+                }
                 tokio::time::sleep(Duration::from_millis(base + jitter)).await;
                 attempt += 1;
             }
             other => return other,
         }
     }
-}
-
-async fn count(ctx: &JobContext, kind: &str, outcome: &str) {
-    let key = ctx.store.keys().counters();
-    let field = format!("{kind}_{outcome}");
-    let _: Result<i64, _> = redis::cmd("HINCRBY")
-        .arg(key)
-        .arg(field)
-        .arg(1)
-        .query_async(&mut ctx.store.conn())
-        .await;
 }
 
 async fn finish(
@@ -136,17 +134,22 @@ async fn finish(
     job_id: &str,
     target_key: &str,
     expire_at: i64,
-    result: Result<(), JobError>,
+    (result, started): (Result<(), JobError>, std::time::Instant),
 ) -> Result<(), BoxDynError> {
-    let outcome = if result.is_ok() { "done" } else { "failed" };
-    count(ctx, kind, outcome).await;
+    let secs = started.elapsed().as_secs_f64();
+    let keys = ctx.store.keys();
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            crate::metrics::record_job(&mut ctx.store.conn(), keys, kind, job_id, secs, None).await;
+            Ok(())
+        }
         Err(e) => {
             let msg = match &e {
                 JobError::Input(m) => m.clone(),
                 JobError::Transient(m) => format!("gave up after {MAX_ATTEMPTS} attempts: {m}"),
             };
+            crate::metrics::record_job(&mut ctx.store.conn(), keys, kind, job_id, secs, Some(&msg))
+                .await;
             tracing::info!(job = %job_id, error = %msg, "job failed");
             let marked = ctx
                 .store
@@ -172,7 +175,8 @@ async fn finish(
 pub async fn handle_parse(job: ParseJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
     let key = ctx.store.keys().profile(&job.session, &job.profile_id);
-    let result = with_retries("parse", || run_parse(&job, ctx)).await;
+    let started = std::time::Instant::now();
+    let result = with_retries("parse", Some(ctx), || run_parse(&job, ctx)).await;
     finish(
         ctx,
         "parse",
@@ -180,7 +184,7 @@ pub async fn handle_parse(job: ParseJob, ctx: Data<JobContext>) -> Result<(), Bo
         &job.job_id,
         &key,
         job.expire_at,
-        result,
+        (result, started),
     )
     .await
 }
@@ -240,7 +244,8 @@ pub async fn handle_compare(job: CompareJob, ctx: Data<JobContext>) -> Result<()
         .store
         .keys()
         .comparison(&job.session, &job.comparison_id);
-    let result = with_retries("compare", || run_compare(&job, ctx)).await;
+    let started = std::time::Instant::now();
+    let result = with_retries("compare", Some(ctx), || run_compare(&job, ctx)).await;
     finish(
         ctx,
         "compare",
@@ -248,7 +253,7 @@ pub async fn handle_compare(job: CompareJob, ctx: Data<JobContext>) -> Result<()
         &job.job_id,
         &key,
         job.expire_at,
-        result,
+        (result, started),
     )
     .await
 }
@@ -330,7 +335,7 @@ mod tests {
 
     async fn run(fail_first: u32, input_error: bool) -> (Result<(), JobError>, u32) {
         let calls = AtomicU32::new(0);
-        let r = with_retries("test", || {
+        let r = with_retries("test", None, || {
             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
                 if input_error {
