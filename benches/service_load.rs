@@ -291,6 +291,9 @@ async fn main() {
         .env("RUST_LOG", "warn")
         .env("JANITOR_INTERVAL_SECS", "0")
         .env("PROFDIFF_QUEUE_CAP", "5000")
+        // All sessions come from one address: limits would turn the load into 429s.
+        .env("RATE_LIMIT_PER_IP", "0")
+        .env("RATE_LIMIT_PER_SESSION", "0")
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -318,17 +321,20 @@ async fn main() {
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let rss_first: Arc<Mutex<Option<u64>>> = Arc::default();
+    // One sample per thousand uploads: steady growth means a leak, a plateau the allocator.
+    let rss_samples: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
     let cpu_srv0 = proc_cpu(pid);
     let cpu_own0 = own_cpu();
     let barrier = Arc::new(tokio::sync::Barrier::new(a.sessions.min(pairs)));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.sessions.min(pairs) {
-        let (sh, next, done, first, barrier) = (
+        let (sh, next, done, first, samples, barrier) = (
             sh.clone(),
             next.clone(),
             done.clone(),
             rss_first.clone(),
+            rss_samples.clone(),
             barrier.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -343,6 +349,9 @@ async fn main() {
                 let uploads = 2 * (done.fetch_add(1, Ordering::SeqCst) + 1);
                 if uploads >= 1000 {
                     first.lock().unwrap().get_or_insert_with(|| rss_mib(pid));
+                }
+                if clear && uploads % 1000 == 0 {
+                    samples.lock().unwrap().push((uploads, rss_mib(pid)));
                 }
             }
         }));
@@ -418,6 +427,7 @@ async fn main() {
         let first = *rss_first.lock().unwrap();
         report["rss_after_first_1000_uploads_mib"] = serde_json::json!(first);
         report["rss_at_end_mib"] = serde_json::json!(rss);
+        report["rss_mib_per_1000_uploads"] = serde_json::json!(*rss_samples.lock().unwrap());
         report["rss_change_percent"] =
             serde_json::json!(first.map(|f| r3((rss as f64 - f as f64) / f.max(1) as f64 * 100.0)));
     } else {
