@@ -74,5 +74,5 @@ async fn janitor_removes_dead_sessions_only() {
     let (st, v) = get_json(&live, &srv.url("/api/session-info")).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["profiles"], 1);
-    assert!(v["janitor"]["at"].is_string(), "{v}");
+    assert!(v["janitor"]["at"].as_i64().is_some_and(|t| t > 0), "{v}");
 }

@@ -1,9 +1,10 @@
 //! `GET /api/session-info` and `POST /api/clear`.
 
 use actix_web::{web, HttpResponse};
-use profdiff_workers::store::{now_secs, Record};
+use profdiff_workers::store::now_secs;
 use redis::AsyncCommands;
 use serde_json::json;
+use std::collections::HashMap;
 
 use crate::web::error::ApiResult;
 use crate::web::session::Session;
@@ -25,7 +26,8 @@ pub async fn info(
     for id in &ids {
         p.hget(keys.profile(sid, id), "size");
     }
-    let (cmp, jobs, janitor, sizes): (u64, u64, Record, Vec<Option<u64>>) = {
+    // Janitor figures are counts and a timestamp: numbers, as /api/health shows them.
+    let (cmp, jobs, janitor, sizes): (u64, u64, HashMap<String, i64>, Vec<Option<u64>>) = {
         let v: Vec<redis::Value> = p.query_async(&mut conn).await?;
         let mut it = v.into_iter();
         let cmp = it
