@@ -3,7 +3,9 @@
 
 pub mod archive;
 pub mod error;
+pub mod openapi;
 pub mod ops;
+pub mod route_table;
 pub mod routes;
 pub mod security;
 pub mod session;
@@ -47,7 +49,8 @@ pub fn cors(cfg: &Config) -> Cors {
     c
 }
 
-/// Registers every route. `/api/health` and `/api/debug/*` need no session.
+/// Registers every route (listed in `route_table::ROUTES`; keep both in step).
+/// `/api/health`, `/api/openapi.json` and `/api/debug/*` need no session.
 pub fn configure(app: &mut web::ServiceConfig) {
     app.app_data(
         web::JsonConfig::default()
@@ -65,6 +68,7 @@ pub fn configure(app: &mut web::ServiceConfig) {
     .service(
         web::scope("/api")
             .route("/health", web::get().to(routes::health::health))
+            .route("/openapi.json", web::get().to(openapi::openapi_json))
             .route(
                 "/debug/all-sessions",
                 web::get().to(routes::debug::all_sessions),

@@ -68,7 +68,9 @@ fn asset(content_type: &str, body: &'static [u8]) -> HttpResponse {
         .body(body)
 }
 
-async fn page(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+/// `GET /ops`: the dashboard page.
+#[utoipa::path(get, path = "/ops", tag = "admin", responses((status = 200, description = "Dashboard page"), (status = 404, description = "No admin token configured")))]
+pub async fn page(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_enabled(&state)?;
     Ok(asset(
         "text/html; charset=utf-8",
@@ -76,7 +78,9 @@ async fn page(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     ))
 }
 
-async fn script(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+/// `GET /ops/ops.js`.
+#[utoipa::path(get, path = "/ops/ops.js", tag = "admin", responses((status = 200, description = "Dashboard script"), (status = 404, description = "No admin token configured")))]
+pub async fn script(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_enabled(&state)?;
     Ok(asset(
         "text/javascript; charset=utf-8",
@@ -84,7 +88,9 @@ async fn script(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     ))
 }
 
-async fn style(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+/// `GET /ops/ops.css`.
+#[utoipa::path(get, path = "/ops/ops.css", tag = "admin", responses((status = 200, description = "Dashboard style"), (status = 404, description = "No admin token configured")))]
+pub async fn style(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_enabled(&state)?;
     Ok(asset(
         "text/css; charset=utf-8",
@@ -341,6 +347,7 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
 }
 
 /// `GET /api/ops/stats`.
+#[utoipa::path(get, path = "/api/ops/stats", tag = "admin", responses((status = 200, description = "Operations figures"), (status = 401, description = "Missing or wrong admin token"), (status = 404, description = "No admin token configured")))]
 pub async fn stats(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let s = collect(&state).await?;
@@ -389,6 +396,7 @@ fn counter(pairs: &[(&str, &str)], v: f64) -> Metric {
 }
 
 /// `GET /metrics`: the same figures in Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, description = "Prometheus text"), (status = 401, description = "Missing or wrong admin token"), (status = 404, description = "No admin token configured")))]
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let s = collect(&state).await?;

@@ -7,6 +7,7 @@ mod batches;
 mod common;
 mod janitor;
 mod limits;
+mod openapi;
 mod ops;
 mod public;
 mod resilience;

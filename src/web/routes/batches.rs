@@ -58,6 +58,7 @@ async fn remove_all(saved: &[Saved], partial: Option<&PathBuf>) {
 
 /// Stores the dumps, queues their parse jobs and records the batch; 202
 /// `{"batch_id","profiles":[{"id","name","role","job_id"}]}`.
+#[utoipa::path(post, path = "/api/batches", tag = "batches", request_body(content_type = "multipart/form-data", description = "Fields `baseline`, `candidate`, `archive`"),responses((status = 202, description = "Batch accepted"), (status = 400, description = "Bad request"), (status = 413, description = "Over the upload limit"), (status = 415, description = "Unsupported file type"), (status = 422, description = "Archive over the unpacked limits")))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -380,6 +381,7 @@ fn id_list(rec: &profdiff_workers::store::Record, field: &str) -> Vec<String> {
 }
 
 /// Progress while parsing; the summary once every parse has ended.
+#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id")), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing"), (status = 404, description = "No such batch"), (status = 422, description = "No baseline or no candidate parsed")))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

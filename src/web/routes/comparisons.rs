@@ -22,6 +22,7 @@ pub struct CompareBody {
 }
 
 /// Queues a comparison; 202 `{"job_id","comparison_id"}`.
+#[utoipa::path(post, path = "/api/compare", tag = "comparisons", request_body(content = Object, description = "`{\"baseline\", \"candidate\"}` profile ids"),responses((status = 202, description = "Comparison job queued"), (status = 400, description = "Bad request"), (status = 404, description = "No such profile"), (status = 422, description = "A side failed to parse"), (status = 429, description = "Queues full or rate limited")))]
 pub async fn create(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -231,6 +232,7 @@ fn csv_of(doc: &Value) -> Result<String, ApiError> {
 }
 
 /// The stored result (202 with the job status while it is not ready).
+#[utoipa::path(get, path = "/api/comparisons/{id}", tag = "comparisons", params(("id" = String, Path, description = "Comparison id")), responses((status = 200, description = "Comparison rows (JSON or CSV)"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison"), (status = 422, description = "Comparison failed")))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

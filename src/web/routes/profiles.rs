@@ -38,6 +38,7 @@ pub fn profile_json(id: &str, rec: &Record) -> Value {
 }
 
 /// This session's profiles, oldest first.
+#[utoipa::path(get, path = "/api/profiles", tag = "profiles", responses((status = 200, description = "Profiles of the session")))]
 pub async fn list(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -142,6 +143,7 @@ fn function_detail(p: &Profile, wanted: &str) -> Vec<Value> {
 }
 
 /// One profile: its record, and when parsed its top functions or one function's edges.
+#[utoipa::path(get, path = "/api/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Profile record with top functions"), (status = 404, description = "No such profile")))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -176,6 +178,7 @@ pub async fn get(
 }
 
 /// Deletes one profile, its data and its upload file.
+#[utoipa::path(delete, path = "/api/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Deleted"), (status = 404, description = "No such profile")))]
 pub async fn delete(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

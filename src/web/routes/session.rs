@@ -11,6 +11,7 @@ use crate::web::session::Session;
 use crate::web::AppState;
 
 /// Id prefix, created, expiry, counts, bytes, and the janitor's last run.
+#[utoipa::path(get, path = "/api/session-info", tag = "session", responses((status = 200, description = "Session figures")))]
 pub async fn info(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -62,6 +63,7 @@ pub async fn info(
 }
 
 /// Deletes this session's profiles, comparisons, jobs and files; keeps the session.
+#[utoipa::path(post, path = "/api/clear", tag = "session", responses((status = 200, description = "Session emptied")))]
 pub async fn clear(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

@@ -96,16 +96,19 @@ fn serve(req: &HttpRequest, name: &str) -> HttpResponse {
 }
 
 /// `GET /`: the single page.
+#[utoipa::path(get, path = "/", tag = "ui", responses((status = 200, description = "The single-page UI"), (status = 304, description = "Not modified")))]
 pub async fn index(req: HttpRequest) -> HttpResponse {
     serve(&req, "index.html")
 }
 
 /// `GET /assets/{name}`.
+#[utoipa::path(get, path = "/assets/{name}", tag = "ui", params(("name" = String, Path, description = "Asset file name")),responses((status = 200, description = "Asset"), (status = 304, description = "Not modified"), (status = 404, description = "No such asset")))]
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     serve(&req, &name)
 }
 
 /// `GET /favicon.ico`: browsers ask for it whatever the page says.
+#[utoipa::path(get, path = "/favicon.ico", tag = "ui", responses((status = 200, description = "Icon"), (status = 304, description = "Not modified")))]
 pub async fn favicon(req: HttpRequest) -> HttpResponse {
     serve(&req, "icon.svg")
 }

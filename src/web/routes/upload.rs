@@ -60,6 +60,7 @@ async fn remove_all(saved: &[Saved], partial: Option<&PathBuf>) {
 }
 
 /// Stores the files and queues one parse job each.
+#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued"), (status = 400, description = "Bad request"), (status = 413, description = "Over the upload limit"), (status = 415, description = "Unsupported file type"), (status = 429, description = "Queues full or rate limited")))]
 pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,

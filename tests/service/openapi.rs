@@ -1,0 +1,84 @@
+//! The OpenAPI document lists every registered route, and every listed route is routed.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::common::*;
+use crate::public::assert_security_headers;
+
+#[path = "../../src/web/route_table.rs"]
+mod route_table;
+
+const TOKEN: &str = "openapi-test-token";
+
+/// A concrete path for a templated one (`{id}` etc. become a word that names nothing).
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') { "nosuchthing" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_route_is_documented_and_routed() {
+    let env = TestEnv::new();
+    let srv = env.start("web", &[("PROFDIFF_ADMIN_TOKEN", TOKEN)]);
+
+    // Public: a client with no session cookie gets the document.
+    let res = reqwest::Client::new()
+        .get(srv.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_security_headers("/api/openapi.json", res.headers());
+    let doc: Value = res.json().await.unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+
+    // Each (method, path) of the table is in the document, with at least one response.
+    for (method, path) in route_table::ROUTES {
+        let op = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} missing from the document"))
+            [method.to_ascii_lowercase()];
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path}: not documented"
+        );
+    }
+    // And the document holds nothing the table does not (so it cannot drift either way).
+    let documented: usize = paths
+        .values()
+        .map(|p| p.as_object().map_or(0, |o| o.len()))
+        .sum();
+    assert_eq!(documented, route_table::ROUTES.len());
+
+    // Each table entry is routed: not 405, and not the catch-all 404 "route not found".
+    let c = user("openapi-test");
+    c.get(srv.url("/api/session-info")).send().await.unwrap();
+    for (method, path) in route_table::ROUTES {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let res = c
+            .request(m, srv.url(&concrete(path)))
+            .header("X-Admin-Token", TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(
+            !(status == StatusCode::NOT_FOUND && body.contains("route not found")),
+            "{method} {path}: not routed ({body})"
+        );
+    }
+    // The check above can fail: an unregistered path gives the catch-all answer.
+    let res = c.get(srv.url("/api/no-such-route")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("route not found"));
+}
