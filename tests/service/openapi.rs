@@ -14,7 +14,13 @@ const TOKEN: &str = "openapi-test-token";
 /// A concrete path for a templated one (`{id}` etc. become a word that names nothing).
 fn concrete(path: &str) -> String {
     path.split('/')
-        .map(|seg| if seg.starts_with('{') { "nosuchthing" } else { seg })
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "nosuchthing"
+            } else {
+                seg
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
