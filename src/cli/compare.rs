@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table, TableComponent};
 use profdiff_workers::compare::{
-    compare, Comparison, FunctionDiff, Numbers, SortSpec, Status, ViewOptions,
+    compare, write_csv, Comparison, FunctionDiff, Numbers, SortSpec, Status, ViewOptions,
 };
 
 use super::groups::GroupFormat;
@@ -188,7 +188,7 @@ fn execute(args: CompareArgs) -> Result<ExitCode, Failure> {
             serde_json::to_writer(&mut *w, doc).map_err(io::Error::from)?;
             writeln!(w)
         })?,
-        CompareFormat::Csv => write_out(|w| write_csv(w, doc))?,
+        CompareFormat::Csv => write_out(|w| Ok(write_csv(w, doc)?))?,
         CompareFormat::Table | CompareFormat::Markdown => {
             let color = args.color.enabled();
             write_out(|w| write_table(w, doc, view.total_rows, full.functions.len(), &opts, color))?
@@ -221,61 +221,6 @@ fn gate(c: &Comparison, pct: f64) -> bool {
         if tripped { "" } else { ": ok" }
     ));
     tripped
-}
-
-fn csv_float(v: f64) -> String {
-    // Debug formatting is Rust's shortest round-trip repr.
-    format!("{v:?}")
-}
-
-fn write_csv(w: &mut dyn Write, doc: &Comparison) -> io::Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record([
-        "file",
-        "line",
-        "name",
-        "status",
-        "baseline_cc",
-        "baseline_nc",
-        "baseline_tt",
-        "baseline_ct",
-        "candidate_cc",
-        "candidate_nc",
-        "candidate_tt",
-        "candidate_ct",
-        "delta_nc",
-        "delta_tt",
-        "delta_ct",
-        "percent_tt",
-    ])?;
-    let side = |n: Option<Numbers>| -> [String; 4] {
-        match n {
-            Some(n) => [
-                n.cc.to_string(),
-                n.nc.to_string(),
-                csv_float(n.tt),
-                csv_float(n.ct),
-            ],
-            None => Default::default(),
-        }
-    };
-    for r in &doc.functions {
-        let mut rec = vec![
-            r.file.clone(),
-            r.line.to_string(),
-            r.name.clone(),
-            r.status.as_str().to_owned(),
-        ];
-        rec.extend(side(r.baseline));
-        rec.extend(side(r.candidate));
-        rec.push(r.delta.nc.to_string());
-        rec.push(csv_float(r.delta.tt));
-        rec.push(csv_float(r.delta.ct));
-        rec.push(r.percent_tt().map(csv_float).unwrap_or_default());
-        out.write_record(&rec)?;
-    }
-    out.flush()?;
-    Ok(())
 }
 
 fn side_line(label: &str, s: &profdiff_workers::compare::SideSummary) -> String {

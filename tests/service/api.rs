@@ -376,6 +376,11 @@ async fn comparisons_match_expected_documents() {
         assert_eq!(csv.status(), StatusCode::OK);
         let text = csv.text().await.unwrap();
         assert_eq!(text.lines().count(), rows.len() + 1);
+        // The same columns as `profdiff compare --format csv`: one writer serves both.
+        assert_eq!(
+            text.lines().next(),
+            Some(profdiff_workers::compare::CSV_HEADER.join(",").as_str())
+        );
         // One profile's detail and one function's edges.
         let (st, v) = get_json(&c, &srv.url(&format!("/api/profiles/{a}?limit=3"))).await;
         assert_eq!(st, StatusCode::OK);

@@ -3,7 +3,7 @@
 //! `?format=json` the `profdiff.comparison/v1` document, `?format=csv` a table).
 
 use actix_web::{web, HttpResponse};
-use profdiff_workers::jobs::engine::{Comparison, Status, ViewOptions};
+use profdiff_workers::jobs::engine::{write_csv, Comparison, Status, ViewOptions};
 use profdiff_workers::jobs::CompareJob;
 use profdiff_workers::store::{codec, now_millis};
 use serde::Deserialize;
@@ -173,64 +173,6 @@ impl ViewQuery {
     }
 }
 
-fn csv_of(doc: &Value) -> Result<String, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "file",
-        "line",
-        "name",
-        "status",
-        "baseline_cc",
-        "baseline_nc",
-        "baseline_tt",
-        "baseline_ct",
-        "candidate_cc",
-        "candidate_nc",
-        "candidate_tt",
-        "candidate_ct",
-        "delta_nc",
-        "delta_tt",
-        "delta_ct",
-    ];
-    let internal = |e: csv::Error| ApiError::Internal(e.to_string());
-    w.write_record(header).map_err(internal)?;
-    let cell = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
-    for row in doc
-        .get("functions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let side = |s: &str, k: &str| cell(row.get(s).and_then(|x| x.get(k)));
-        w.write_record([
-            cell(row.get("file")),
-            cell(row.get("line")),
-            cell(row.get("name")),
-            cell(row.get("status")),
-            side("baseline", "cc"),
-            side("baseline", "nc"),
-            side("baseline", "tt"),
-            side("baseline", "ct"),
-            side("candidate", "cc"),
-            side("candidate", "nc"),
-            side("candidate", "tt"),
-            side("candidate", "ct"),
-            side("delta", "nc"),
-            side("delta", "tt"),
-            side("delta", "ct"),
-        ])
-        .map_err(internal)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 /// The stored result (202 with the job status while it is not ready).
 #[utoipa::path(get, path = "/api/comparisons/{id}", tag = "comparisons", params(("id" = String, Path, description = "Comparison id")), responses((status = 200, description = "Comparison rows (JSON or CSV)"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison"), (status = 422, description = "Comparison failed")))]
 pub async fn get(
@@ -270,11 +212,17 @@ pub async fn get(
         .get_comparison_blob(sid, &id)
         .await?
         .ok_or(ApiError::NotFound("comparison"))?;
-    let (total_rows, doc) = web::block(move || -> Result<(usize, Value), String> {
+    let want_csv = query.format.as_deref() == Some("csv");
+    let (total_rows, doc, csv) = web::block(move || -> Result<(usize, Value, Vec<u8>), String> {
         let cmp: Comparison = codec::decode(&blob).map_err(|e| e.to_string())?;
         let view = cmp.view(&opts);
+        let mut csv = Vec::new();
+        if want_csv {
+            write_csv(&mut csv, &view.document).map_err(|e| e.to_string())?;
+            return Ok((view.total_rows, Value::Null, csv));
+        }
         let doc = serde_json::to_value(&view.document).map_err(|e| e.to_string())?;
-        Ok((view.total_rows, doc))
+        Ok((view.total_rows, doc, csv))
     })
     .await?
     .map_err(ApiError::Internal)?;
@@ -286,7 +234,7 @@ pub async fn get(
                 "content-disposition",
                 format!("attachment; filename=\"comparison-{}.csv\"", id.as_str()),
             ))
-            .body(csv_of(&doc)?)),
+            .body(csv)),
         None => Ok(HttpResponse::Ok().json(json!({
             "id": id.as_str(),
             "status": "done",

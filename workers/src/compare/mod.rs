@@ -4,6 +4,7 @@
 //! filtered, re-sorted, paged copies of it for the CLI and the web tier.
 
 mod batch;
+mod csv;
 mod groups;
 mod paths;
 mod view;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::profile::{Profile, Stats};
 
 pub use batch::{summarize, BatchSummary, CandidateTotal, BATCH_SCHEMA};
+pub use csv::{write_csv, HEADER as CSV_HEADER};
 pub use groups::{
     compare_groups, min_p_value, FunctionGroupDiff, GroupComparison, GroupDiff, GroupSide, Spread,
     Verdict, DEFAULT_ALPHA, GROUP_SCHEMA,

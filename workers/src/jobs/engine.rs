@@ -1,3 +1,3 @@
 //! The one seam between the job side and the comparison engine (`crate::compare`).
 
-pub use crate::compare::{compare, Comparison, ComparisonView, Status, ViewOptions};
+pub use crate::compare::{compare, write_csv, Comparison, ComparisonView, Status, ViewOptions};
