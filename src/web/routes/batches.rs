@@ -19,9 +19,8 @@ use profdiff_workers::Profile;
 use redis::AsyncCommands;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
-use super::upload::sanitize_name;
+use super::upload::{admit, sanitize_name, save_field};
 use super::{check_id, new_id};
 use crate::web::archive;
 use crate::web::error::{ApiError, ApiResult};
@@ -47,12 +46,9 @@ struct Saved {
     role: Role,
 }
 
-async fn remove_all(saved: &[Saved], partial: Option<&PathBuf>) {
+async fn remove_all(saved: &[Saved]) {
     for s in saved {
         let _ = tokio::fs::remove_file(&s.path).await;
-    }
-    if let Some(p) = partial {
-        let _ = tokio::fs::remove_file(p).await;
     }
 }
 
@@ -66,22 +62,7 @@ pub async fn create(
     mut payload: Multipart,
 ) -> ApiResult<HttpResponse> {
     let limit = state.cfg.max_upload_bytes;
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
-        return Err(ApiError::TooLarge { limit });
-    }
-    let queued = state.queues.depth().await?;
-    if queued >= state.cfg.queue_cap {
-        return Err(ApiError::Busy { queued });
-    }
-    let dir = state.cfg.uploads_dir().join(&*session.id);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| ApiError::Internal(format!("creating upload folder: {e}")))?;
+    let dir = admit(&req, &state, &session.id).await?;
     let mut saved: Vec<Saved> = Vec::new();
     let mut total: u64 = 0;
     loop {
@@ -89,7 +70,7 @@ pub async fn create(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                remove_all(&saved, None).await;
+                remove_all(&saved).await;
                 return Err(ApiError::BadRequest(format!(
                     "malformed multipart body: {e}"
                 )));
@@ -101,14 +82,14 @@ pub async fn create(
             Some("archive") => None,
             other => {
                 let other = other.unwrap_or("").to_owned();
-                remove_all(&saved, None).await;
+                remove_all(&saved).await;
                 return Err(ApiError::BadRequest(format!(
                     "unknown multipart field {other:?} (use `baseline`, `candidate` or `archive`)"
                 )));
             }
         };
         if saved.len() >= MAX_BATCH_FILES {
-            remove_all(&saved, None).await;
+            remove_all(&saved).await;
             return Err(ApiError::BadRequest(format!(
                 "too many dumps in one batch (limit {MAX_BATCH_FILES})"
             )));
@@ -121,47 +102,19 @@ pub async fn create(
         let name = sanitize_name(&raw);
         let kind = archive::Kind::of_name(&name);
         if kind.is_none() && (role.is_none() || !extension_ok(&name)) {
-            remove_all(&saved, None).await;
+            remove_all(&saved).await;
             return Err(ApiError::Unsupported(format!(
                 "{name:?}: a batch accepts .prof, .pstats and .pkl dumps, and .zip, .tar.gz \
                  or .tgz archives of them (field `archive` for folders baseline/ and candidate/)"
             )));
         }
-        let id = new_id();
-        let path = dir.join(&id);
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
-        let mut size: u64 = 0;
-        loop {
-            let chunk = match field.try_next().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    drop(file);
-                    remove_all(&saved, Some(&path)).await;
-                    return Err(ApiError::BadRequest(format!(
-                        "malformed multipart body: {e}"
-                    )));
-                }
-            };
-            size += chunk.len() as u64;
-            total += chunk.len() as u64;
-            if total > limit {
-                drop(file);
-                remove_all(&saved, Some(&path)).await;
-                return Err(ApiError::TooLarge { limit });
+        let (id, path, size) = match save_field(&mut field, &dir, &mut total, limit).await {
+            Ok(saved_field) => saved_field,
+            Err(e) => {
+                remove_all(&saved).await;
+                return Err(e);
             }
-            if let Err(e) = file.write_all(&chunk).await {
-                drop(file);
-                remove_all(&saved, Some(&path)).await;
-                return Err(ApiError::Internal(format!("writing upload: {e}")));
-            }
-        }
-        if let Err(e) = file.flush().await {
-            remove_all(&saved, Some(&path)).await;
-            return Err(ApiError::Internal(format!("writing upload: {e}")));
-        }
+        };
         match (kind, role) {
             (None, Some(role)) => saved.push(Saved {
                 id,
@@ -184,11 +137,11 @@ pub async fn create(
                 let entries = match unpacked {
                     Ok(Ok(e)) => e,
                     Ok(Err(e)) => {
-                        remove_all(&saved, None).await;
+                        remove_all(&saved).await;
                         return Err(archive_error(e));
                     }
                     Err(e) => {
-                        remove_all(&saved, None).await;
+                        remove_all(&saved).await;
                         return Err(ApiError::Internal(e.to_string()));
                     }
                 };
@@ -220,7 +173,7 @@ pub async fn create(
                     }
                 }
                 if let Some(n) = homeless {
-                    remove_all(&saved, None).await;
+                    remove_all(&saved).await;
                     return Err(ApiError::BadRequest(format!(
                         "archive entry {n:?} is in neither a baseline/ nor a candidate/ folder \
                          (or send the archive in the field `baseline` or `candidate`)"
@@ -230,7 +183,7 @@ pub async fn create(
             (None, None) => {
                 // Refused above already; kept so that no file is ever left unrecorded.
                 let _ = tokio::fs::remove_file(&path).await;
-                remove_all(&saved, None).await;
+                remove_all(&saved).await;
                 return Err(ApiError::Unsupported(format!(
                     "{name:?}: the field `archive` takes .zip, .tar.gz or .tgz files"
                 )));
@@ -239,7 +192,7 @@ pub async fn create(
     }
     let count = |r: Role| saved.iter().filter(|s| s.role == r).count();
     if count(Role::Baseline) == 0 || count(Role::Candidate) == 0 {
-        remove_all(&saved, None).await;
+        remove_all(&saved).await;
         return Err(ApiError::BadRequest(
             "a batch needs at least one `baseline` and one `candidate` file".into(),
         ));
@@ -332,7 +285,7 @@ pub async fn create(
         p.expire_at(idx, session.expire_at).ignore();
     }
     if let Err(e) = p.query_async::<()>(&mut state.store.conn()).await {
-        remove_all(&saved, None).await;
+        remove_all(&saved).await;
         return Err(e.into());
     }
     for job in jobs {

@@ -3,9 +3,9 @@
 //! and a queued parse job. Over the size limit: 413 and nothing kept; an extension other
 //! than .prof/.pstats/.pkl: 415 and nothing kept. The parse job sniffs the real format.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use actix_multipart::Multipart;
+use actix_multipart::{Field, Multipart};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::TryStreamExt;
 use profdiff_workers::jobs::ParseJob;
@@ -50,23 +50,19 @@ struct Saved {
     size: u64,
 }
 
-async fn remove_all(saved: &[Saved], partial: Option<&PathBuf>) {
+async fn remove_all(saved: &[Saved]) {
     for s in saved {
         let _ = tokio::fs::remove_file(&s.path).await;
     }
-    if let Some(p) = partial {
-        let _ = tokio::fs::remove_file(p).await;
-    }
 }
 
-/// Stores the files and queues one parse job each.
-#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued"), (status = 400, description = "Bad request"), (status = 413, description = "Over the upload limit"), (status = 415, description = "Unsupported file type"), (status = 429, description = "Queues full or rate limited")))]
-pub async fn upload(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: web::ReqData<Session>,
-    mut payload: Multipart,
-) -> ApiResult<HttpResponse> {
+/// Refuses a request that declares more than the upload limit or arrives while the job
+/// queues are full, then makes the session's upload folder and returns it.
+pub(super) async fn admit(
+    req: &HttpRequest,
+    state: &AppState,
+    session_id: &str,
+) -> ApiResult<PathBuf> {
     let limit = state.cfg.max_upload_bytes;
     let declared = req
         .headers()
@@ -81,10 +77,77 @@ pub async fn upload(
     if queued >= state.cfg.queue_cap {
         return Err(ApiError::Busy { queued });
     }
-    let dir = state.cfg.uploads_dir().join(&*session.id);
+    let dir = state.cfg.uploads_dir().join(session_id);
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| ApiError::Internal(format!("creating upload folder: {e}")))?;
+    Ok(dir)
+}
+
+/// Streams one multipart field to a new randomly named file in `dir`, adding its bytes
+/// to `total` and refusing it past `limit`. Returns `(id, path, size)`; on any error the
+/// partial file is removed (the caller removes what it saved before).
+pub(super) async fn save_field(
+    field: &mut Field,
+    dir: &Path,
+    total: &mut u64,
+    limit: u64,
+) -> ApiResult<(String, PathBuf, u64)> {
+    let id = new_id();
+    let path = dir.join(&id);
+    // Multipart chunks are small; each tokio file write is a trip to the blocking
+    // pool, so batch them.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        256 * 1024,
+        tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?,
+    );
+    let mut size: u64 = 0;
+    let result = loop {
+        let chunk = match field.try_next().await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                break file
+                    .flush()
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))
+            }
+            Err(e) => {
+                break Err(ApiError::BadRequest(format!(
+                    "malformed multipart body: {e}"
+                )))
+            }
+        };
+        size += chunk.len() as u64;
+        *total += chunk.len() as u64;
+        if *total > limit {
+            break Err(ApiError::TooLarge { limit });
+        }
+        if let Err(e) = file.write_all(&chunk).await {
+            break Err(ApiError::Internal(format!("writing upload: {e}")));
+        }
+    };
+    drop(file);
+    match result {
+        Ok(()) => Ok((id, path, size)),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            Err(e)
+        }
+    }
+}
+
+/// Stores the files and queues one parse job each.
+#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued"), (status = 400, description = "Bad request"), (status = 413, description = "Over the upload limit"), (status = 415, description = "Unsupported file type"), (status = 429, description = "Queues full or rate limited")))]
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: web::ReqData<Session>,
+    mut payload: Multipart,
+) -> ApiResult<HttpResponse> {
+    let limit = state.cfg.max_upload_bytes;
+    let dir = admit(&req, &state, &session.id).await?;
 
     let mut saved: Vec<Saved> = Vec::new();
     let mut total: u64 = 0;
@@ -93,7 +156,7 @@ pub async fn upload(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                remove_all(&saved, None).await;
+                remove_all(&saved).await;
                 return Err(ApiError::BadRequest(format!(
                     "malformed multipart body: {e}"
                 )));
@@ -105,7 +168,7 @@ pub async fn upload(
             while let Ok(Some(chunk)) = field.try_next().await {
                 total += chunk.len() as u64;
                 if total > limit {
-                    remove_all(&saved, None).await;
+                    remove_all(&saved).await;
                     return Err(ApiError::TooLarge { limit });
                 }
             }
@@ -118,51 +181,18 @@ pub async fn upload(
             .to_string();
         let name = sanitize_name(&raw_name);
         if !extension_ok(&name) {
-            remove_all(&saved, None).await;
+            remove_all(&saved).await;
             return Err(ApiError::Unsupported(format!(
                 "{name:?}: only .prof, .pstats and .pkl files are accepted"
             )));
         }
-        let id = new_id();
-        let path = dir.join(&id);
-        // Multipart chunks are small; each tokio file write is a trip to the blocking
-        // pool, so batch them.
-        let mut file = tokio::io::BufWriter::with_capacity(
-            256 * 1024,
-            tokio::fs::File::create(&path)
-                .await
-                .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?,
-        );
-        let mut size: u64 = 0;
-        loop {
-            let chunk = match field.try_next().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    drop(file);
-                    remove_all(&saved, Some(&path)).await;
-                    return Err(ApiError::BadRequest(format!(
-                        "malformed multipart body: {e}"
-                    )));
-                }
-            };
-            size += chunk.len() as u64;
-            total += chunk.len() as u64;
-            if total > limit {
-                drop(file);
-                remove_all(&saved, Some(&path)).await;
-                return Err(ApiError::TooLarge { limit });
+        let (id, path, size) = match save_field(&mut field, &dir, &mut total, limit).await {
+            Ok(saved_field) => saved_field,
+            Err(e) => {
+                remove_all(&saved).await;
+                return Err(e);
             }
-            if let Err(e) = file.write_all(&chunk).await {
-                drop(file);
-                remove_all(&saved, Some(&path)).await;
-                return Err(ApiError::Internal(format!("writing upload: {e}")));
-            }
-        }
-        if let Err(e) = file.flush().await {
-            remove_all(&saved, Some(&path)).await;
-            return Err(ApiError::Internal(format!("writing upload: {e}")));
-        }
+        };
         saved.push(Saved {
             id,
             name,
@@ -234,7 +264,7 @@ pub async fn upload(
         p.expire_at(idx, session.expire_at).ignore();
     }
     if let Err(e) = p.query_async::<()>(&mut state.store.conn()).await {
-        remove_all(&saved, None).await;
+        remove_all(&saved).await;
         return Err(e.into());
     }
     for job in jobs {
