@@ -313,7 +313,8 @@ test('wrong file type and too big in plain words; delete one; clear all after co
   await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 2);
   await page.click('#profiles-table tbody tr:first-child button');
   await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length === 1);
-  assert.match((await page.textContent('#session')) ?? '', /1 profile,/);
+  // The panel refreshes on its own request after the table; wait for it rather than race it.
+  await page.waitForFunction(() => /1 profile,/.test(document.getElementById('session')?.textContent ?? ''), null, { timeout: 5_000 });
   let asked = '';
   page.once('dialog', (d) => {
     asked = d.message();

@@ -58,9 +58,14 @@ function errorBox(e) {
 
 // ---------------------------------------------------------------- session panel
 
+/** Calls overlap (upload done, delete, timer); only the newest may paint, or an older answer shows a stale count. */
+let sessionCall = 0;
+
 async function refreshSession() {
+  const call = ++sessionCall;
   try {
     const s = await api.sessionInfo();
+    if (call !== sessionCall) return;
     const left = Number(s.expires) - Number(s.now);
     sessionBox.replaceChildren(
       h('span', { text: `Session ${s.session_id}` }),
@@ -68,7 +73,7 @@ async function refreshSession() {
       h('span', { title: new Date(Number(s.expires) * 1000).toLocaleString(), text: `expires ${fmtIn(left)} if idle` }),
     );
   } catch (e) {
-    sessionBox.textContent = errText(e);
+    if (call === sessionCall) sessionBox.textContent = errText(e);
   }
 }
 
@@ -195,15 +200,21 @@ function homeView() {
   refreshProfiles();
 }
 
+/** Same guard as the session panel: a poll in flight must not repaint over a newer list. */
+let profilesCall = 0;
+
 async function refreshProfiles() {
   const host = profilesHost;
   if (!host || !host.isConnected) return;
   clearTimeout(listTimer);
+  const call = ++profilesCall;
   /** @type {ProfileInfo[]} */
   let list;
   try {
     list = await api.listProfiles();
+    if (call !== profilesCall) return;
   } catch (e) {
+    if (call !== profilesCall) return;
     host.replaceChildren(h('h2', { id: 'profiles-title', text: 'Your profiles' }), errorBox(e));
     return;
   }
