@@ -50,6 +50,9 @@ pub struct Config {
     /// Jobs one worker process runs at once per queue (CPU work is bounded by the pool).
     #[arg(long, env = "WORKER_CONCURRENCY")]
     pub worker_concurrency: Option<usize>,
+    /// MiB of decoded comparisons each process keeps in memory for repeated reads (0: off).
+    #[arg(long, env = "COMPARISON_CACHE_MIB", default_value_t = 32)]
+    pub comparison_cache_mib: u64,
     /// Janitor period in seconds (0 disables it in this process).
     #[arg(long, env = "JANITOR_INTERVAL_SECS", default_value_t = 300)]
     pub janitor_interval_secs: u64,

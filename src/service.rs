@@ -220,7 +220,8 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(cfg.uploads_dir())
         .with_context(|| format!("creating {}", cfg.uploads_dir().display()))?;
-    let store = Store::new(conn.clone(), keys.clone());
+    let store = Store::new(conn.clone(), keys.clone())
+        .with_comparison_cache(cfg.comparison_cache_mib.saturating_mul(1 << 20));
     let queues = Queues::new(conn.clone(), &keys, queue_settings(&cfg));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = Vec::new();

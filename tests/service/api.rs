@@ -127,9 +127,27 @@ async fn session_persists_and_clear_empties_it() {
     let other = user("other");
     let (_, v) = get_json(&other, &srv.url("/api/profiles")).await;
     assert_eq!(v["profiles"].as_array().map(Vec::len), Some(0));
+    // A comparison read once (so this process holds it decoded) is gone after clear.
+    let (a, b) = {
+        let (_, v) = get_json(&c, &srv.url("/api/profiles")).await;
+        let ids: Vec<String> = v["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["id"].as_str().map(String::from))
+            .collect();
+        (ids[0].clone(), ids[1].clone())
+    };
+    let (cid, _) = compare(&c, &srv, &a, &b).await;
     // Clear removes profiles and the session's files, keeps the session.
     let res = c.post(srv.url("/api/clear")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let (st, _) = get_json(&c, &srv.url(&format!("/api/comparisons/{cid}"))).await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "a cleared comparison must not be served"
+    );
     let (_, v) = get_json(&c, &srv.url("/api/profiles")).await;
     assert_eq!(v["profiles"].as_array().map(Vec::len), Some(0));
     let (_, after) = get_json(&c, &srv.url("/api/session-info")).await;
@@ -318,7 +336,10 @@ async fn health_and_json_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn comparisons_match_expected_documents() {
     let env = TestEnv::new();
+    // `serve` answers from the comparison its worker just cached; a second web process
+    // with no cache decodes the stored blob: both must give Python's numbers.
     let srv = env.start("serve", &[]);
+    let uncached = env.start("web", &[("COMPARISON_CACHE_MIB", "0")]);
     for pair in ["textpipe", "recursion", "jsonsort", "stdlibmix"] {
         let c = user(pair);
         let (a, b) = upload_pair(&c, &srv, pair).await;
@@ -327,6 +348,16 @@ async fn comparisons_match_expected_documents() {
         let expected: Value =
             serde_json::from_slice(&fixture(&format!("expected/{pair}.expected.json"))).unwrap();
         assert_eq!(doc, expected, "{pair}: API document differs from Python's");
+        let (st, stored) = get_json(
+            &c,
+            &uncached.url(&format!("/api/comparisons/{cid}?format=json")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(
+            stored, expected,
+            "{pair}: stored blob differs from Python's"
+        );
         // Server-side view: paging, filtering, CSV.
         let (st, v) = get_json(
             &c,

@@ -80,20 +80,29 @@ pub struct CompareBlobs {
     pub candidate: Vec<u8>,
 }
 
+/// A comparison as stored (blob) and as computed (for the in-process cache).
+pub struct Compared {
+    /// [`codec::encode`] of the comparison.
+    pub blob: Vec<u8>,
+    /// The comparison itself.
+    pub comparison: engine::Comparison,
+}
+
 impl Message for CompareBlobs {
-    type Result = Result<Vec<u8>, CpuError>;
+    type Result = Result<Compared, CpuError>;
 }
 
 impl Handler<CompareBlobs> for CpuActor {
-    type Result = Result<Vec<u8>, CpuError>;
+    type Result = Result<Compared, CpuError>;
     fn handle(&mut self, msg: CompareBlobs, _: &mut Self::Context) -> Self::Result {
         guarded(|| {
             let internal = |e: codec::CodecError| CpuError::Internal(e.to_string());
             // Comparing reads only the function tables: the edges stay compressed.
             let a = codec::decode_profile_functions(&msg.baseline).map_err(internal)?;
             let b = codec::decode_profile_functions(&msg.candidate).map_err(internal)?;
-            let cmp = engine::compare(&a, &b);
-            codec::encode(&cmp).map_err(internal)
+            let comparison = engine::compare(&a, &b);
+            let blob = codec::encode(&comparison).map_err(internal)?;
+            Ok(Compared { blob, comparison })
         })
     }
 }
@@ -135,7 +144,7 @@ impl CpuPool {
         &self,
         baseline: Vec<u8>,
         candidate: Vec<u8>,
-    ) -> Result<Vec<u8>, CpuError> {
+    ) -> Result<Compared, CpuError> {
         self.addr
             .send(CompareBlobs {
                 baseline,

@@ -2,6 +2,8 @@
 //! `GET /api/comparisons/{id}` (the stored result, filtered/sorted/paged server-side;
 //! `?format=json` the `profdiff.comparison/v1` document, `?format=csv` a table).
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpResponse};
 use profdiff_workers::jobs::engine::{write_csv, Comparison, Status, ViewOptions};
 use profdiff_workers::jobs::CompareJob;
@@ -173,6 +175,14 @@ impl ViewQuery {
     }
 }
 
+/// Where a read finds the comparison.
+enum Source {
+    /// Already decoded in this process.
+    Decoded(Arc<Comparison>),
+    /// The stored blob, to decode.
+    Stored(Vec<u8>),
+}
+
 /// The stored result (202 with the job status while it is not ready).
 #[utoipa::path(get, path = "/api/comparisons/{id}", tag = "comparisons", params(("id" = String, Path, description = "Comparison id")), responses((status = 200, description = "Comparison rows (JSON or CSV)"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison"), (status = 422, description = "Comparison failed")))]
 pub async fn get(
@@ -207,14 +217,30 @@ pub async fn get(
         }
     }
     let opts = query.options()?;
-    let blob = state
-        .store
-        .get_comparison_blob(sid, &id)
-        .await?
-        .ok_or(ApiError::NotFound("comparison"))?;
+    // The record above proved the comparison is this session's: only now may the
+    // process cache answer.
+    let source = match state.store.cached_comparison(sid, &id) {
+        Some(cmp) => Source::Decoded(cmp),
+        None => Source::Stored(
+            state
+                .store
+                .get_comparison_blob(sid, &id)
+                .await?
+                .ok_or(ApiError::NotFound("comparison"))?,
+        ),
+    };
     let want_csv = query.format.as_deref() == Some("csv");
+    let store = state.store.clone();
+    let (sid_owned, cid) = (sid.to_owned(), id.to_string());
     let (total_rows, doc, csv) = web::block(move || -> Result<(usize, Value, Vec<u8>), String> {
-        let cmp: Comparison = codec::decode(&blob).map_err(|e| e.to_string())?;
+        let cmp = match source {
+            Source::Decoded(cmp) => cmp,
+            Source::Stored(blob) => {
+                let cmp = Arc::new(codec::decode::<Comparison>(&blob).map_err(|e| e.to_string())?);
+                store.remember_comparison(&sid_owned, &cid, cmp.clone());
+                cmp
+            }
+        };
         let view = cmp.view(&opts);
         let mut csv = Vec::new();
         if want_csv {

@@ -315,15 +315,22 @@ async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError>
     let candidate = blobs.pop().unwrap_or_default();
     let baseline = blobs.pop().unwrap_or_default();
     let result = ctx.pool.compare(baseline, candidate).await?;
-    store
+    let wrote = store
         .put_comparison_blob(
             &job.session,
             &job.comparison_id,
             &job.job_id,
-            result,
+            result.blob,
             job.expire_at,
         )
         .await?;
+    if wrote {
+        store.remember_comparison(
+            &job.session,
+            &job.comparison_id,
+            std::sync::Arc::new(result.comparison),
+        );
+    }
     Ok(())
 }
 

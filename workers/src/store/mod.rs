@@ -1,14 +1,17 @@
 //! Where parsed profiles, comparison results and job status records live in Redis.
 //! Shared by the web tier (reads, job creation) and the workers (results).
 
+pub mod cache;
 pub mod codec;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
+use crate::compare::Comparison;
 use crate::keyspace::Keyspace;
 use crate::profile::Profile;
 
@@ -105,6 +108,7 @@ impl JobStatus {
 pub struct Store {
     conn: ConnectionManager,
     keys: Keyspace,
+    comparisons: Option<Arc<cache::ComparisonCache>>,
 }
 
 /// Hash fields as strings.
@@ -113,7 +117,28 @@ pub type Record = HashMap<String, String>;
 impl Store {
     /// Storage over an open connection manager (it reconnects by itself).
     pub fn new(conn: ConnectionManager, keys: Keyspace) -> Self {
-        Self { conn, keys }
+        Self {
+            conn,
+            keys,
+            comparisons: None,
+        }
+    }
+    /// Keeps up to `bytes` of decoded comparisons in this process (0: none). Clones of
+    /// the store share the cache, so in `profdiff serve` readers find what workers made.
+    pub fn with_comparison_cache(mut self, bytes: u64) -> Self {
+        self.comparisons = (bytes > 0).then(|| Arc::new(cache::ComparisonCache::new(bytes)));
+        self
+    }
+    /// A decoded comparison held in this process. Only call it after the comparison's
+    /// record was found in `sid`'s namespace (see [`cache`]).
+    pub fn cached_comparison(&self, sid: &str, cid: &str) -> Option<Arc<Comparison>> {
+        self.comparisons.as_ref()?.get(sid, cid)
+    }
+    /// Keeps a decoded comparison for later reads in this process.
+    pub fn remember_comparison(&self, sid: &str, cid: &str, cmp: Arc<Comparison>) {
+        if let Some(c) = &self.comparisons {
+            c.insert(sid, cid, cmp);
+        }
     }
     /// The key builder.
     pub fn keys(&self) -> &Keyspace {
