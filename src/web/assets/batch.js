@@ -87,7 +87,7 @@ function composeView(main) {
 
   const input = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'batch-file-input', multiple: true, accept: '.prof,.pstats,.pkl,.zip,.tar.gz,.tgz', class: 'visually-hidden' }));
   const list = h('ul', { class: 'batch-files', id: 'batch-files', 'aria-label': 'Files of this batch' });
-  const refused = h('ul', { class: 'batch-refused', id: 'batch-refused', 'aria-label': 'Files not added', role: 'alert' });
+  const refused = h('ul', { class: 'batch-refused', id: 'batch-refused', 'aria-label': 'Files not added' });
   const counts = h('p', { id: 'batch-counts', 'aria-live': 'polite' });
   const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'button primary', id: 'batch-submit', text: 'Compare this batch' }));
   const clearBtn = h('button', { type: 'button', class: 'button', id: 'batch-clear', text: 'Remove all', onclick: () => { entries.length = 0; refused.replaceChildren(); draw(); } });
@@ -235,7 +235,8 @@ function composeView(main) {
     h('p', {}, 'Drop ', h('code', { text: '.prof' }), ', ', h('code', { text: '.pstats' }), ' or ', h('code', { text: '.pkl' }), ' dumps (or ', h('code', { text: '.zip' }), ' / ', h('code', { text: '.tar.gz' }), ' archives of them) here, or '),
     h('label', { for: 'batch-file-input', class: 'button' }, 'Choose files…'),
     input,
-    refused,
+    // Announced as they come: the person chose these files and should hear why not.
+    h('div', { role: 'alert' }, refused),
     list,
   );
   drop.addEventListener('dragover', (e) => {
@@ -336,7 +337,7 @@ async function resultView(main, id) {
     files.replaceChildren(
       h('details', { id: 'batch-file-status' },
         h('summary', { text: `Files (${st.profiles.length})` }),
-        h('div', { class: 'table-wrap' },
+        scroller('Files of the batch',
           h('table', { class: 'grid compact' },
             h('caption', { class: 'visually-hidden', text: 'Each file of the batch with its role and parse status' }),
             h('thead', {}, h('tr', {}, ...['File', 'Role', 'Status'].map((t) => h('th', { scope: 'col', text: t })))),
@@ -377,7 +378,7 @@ function summaryView(s, st) {
   const candIds = ready.filter((p) => p.role === 'candidate').map((p) => p.id);
   wrap.append(
     h('h3', { id: 'batch-candidates-title', text: 'Candidates' }),
-    h('div', { class: 'table-wrap' },
+    scroller('Candidates',
       h('table', { class: 'grid', id: 'batch-candidates' },
         h('caption', { text: `Total time of each candidate against the baseline${nb > 1 ? ` median of ${nb} runs` : ''} (${fmtTime(s.baseline_total_time)}); red is slower, blue is faster` }),
         h('thead', {}, h('tr', {}, ...['Candidate', 'Total time', 'Δ vs baseline', 'Δ %', 'Details'].map((t, i) => h('th', { scope: 'col', class: i > 0 && i < 4 ? 'num' : '', text: t })))),
@@ -406,6 +407,15 @@ function summaryView(s, st) {
 }
 
 /**
+ * A table that scrolls sideways inside its own box on a narrow screen; focusable so the
+ * keyboard can scroll it too.
+ * @param {string} label @param {HTMLElement} table
+ */
+function scroller(label, table) {
+  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': label }, table);
+}
+
+/**
  * @param {string} label @param {string} value @param {string} sub @param {string} cls @param {string} id
  */
 function card(label, value, sub, cls, id) {
@@ -428,7 +438,7 @@ function statsTable(t, alpha, nb, nc) {
   const test = t.test;
   return h('section', { id: 'batch-stats', 'aria-labelledby': 'batch-stats-title' },
     h('h3', { id: 'batch-stats-title', text: 'Repeated runs: total time' }),
-    h('div', { class: 'table-wrap' },
+    scroller('Spread of the total time',
       h('table', { class: 'grid', id: 'batch-stats-table' },
         h('caption', { text: 'Spread of the total time on each side' }),
         h('thead', {}, h('tr', {}, ...['Side', 'Runs', 'Median', 'IQR', 'MAD', 'Min – max'].map((x, i) => h('th', { scope: 'col', class: i ? 'num' : '', text: x })))),
@@ -463,7 +473,7 @@ function functionTable(id, title, caption, rows, repeated, alpha) {
     h('h3', { id: `${id}-title`, text: title }),
     rows.length === 0
       ? h('p', { class: 'muted', id, text: 'None.' })
-      : h('div', { class: 'table-wrap' },
+      : scroller(title,
           h('table', { class: 'grid', id },
             h('caption', { text: caption }),
             h('thead', {}, h('tr', {}, ...head.map((t, i) => h('th', { scope: 'col', class: i > 1 && !t.startsWith('Significant') ? 'num' : '', text: t })))),
