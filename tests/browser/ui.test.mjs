@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -457,6 +458,33 @@ function expectedBatch(page, id) {
   }, id);
 }
 
+/**
+ * A .tar.gz of regular files (ustar headers), for archive uploads.
+ * @param {Array<[string, Buffer]>} files
+ */
+function tarGz(files) {
+  /** @type {Buffer[]} */
+  const parts = [];
+  for (const [name, body] of files) {
+    const hdr = Buffer.alloc(512);
+    hdr.write(name, 0, 100, 'utf8');
+    hdr.write('0000644\0', 100);
+    hdr.write('0000000\0', 108);
+    hdr.write('0000000\0', 116);
+    hdr.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+    hdr.write('00000000000\0', 136);
+    hdr.write('        ', 148);
+    hdr.write('0', 156);
+    hdr.write('ustar\0' + '00', 257, 'binary');
+    let sum = 0;
+    for (const b of hdr) sum += b;
+    hdr.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    parts.push(hdr, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(parts));
+}
+
 /** @param {import('playwright-core').Page} page */
 const batchId = (page) => /#\/batch\/([0-9a-f]{32})$/.exec(page.url())?.[1] ?? '';
 
@@ -560,8 +588,21 @@ test('batch page: roles, refusals, upload, progress, summary equal to the API, s
   await page.waitForSelector('#batch-problem .error', { timeout: 60_000 });
   assert.match((await page.textContent('#batch-problem .error')) ?? '', /No summary: no baseline or no candidate dump could be parsed/);
   await page.waitForSelector('#batch-failures li[data-name="random_bytes.prof"]');
-  // That 422 is the answer under test; the browser logs it by itself.
-  consoleErrors = consoleErrors.filter((e) => !e.includes('422'));
+
+  // An archive sorted by folder whose entry is in neither folder: the server's 400 in words.
+  await page.goto(`${base}/#/batch`);
+  await page.waitForSelector('#batch-dropzone');
+  await page.setInputFiles('#batch-file-input', [{ name: 'runs.tar.gz', mimeType: 'application/gzip', buffer: tarGz([['loose.prof', readFileSync(join(FIX, 'textpipe_after.prof'))]]) }]);
+  await page.waitForSelector('#batch-files li[data-name="runs.tar.gz"]');
+  await page.selectOption('#batch-files li[data-name="runs.tar.gz"] select', 'archive');
+  assert.equal(await page.isEnabled('#batch-submit'), true);
+  await page.click('#batch-submit');
+  await page.waitForSelector('#batch-error .error', { timeout: 30_000 });
+  assert.match((await page.textContent('#batch-error .error')) ?? '', /^The batch was not accepted: archive entry "loose\.prof" is in neither a baseline\/ nor a candidate\/ folder/);
+  // The list stays for another try.
+  assert.equal(await page.isEnabled('#batch-submit'), true);
+  // That 422 and 400 are the answers under test; the browser logs them by itself.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('422') && !e.includes('400'));
   await context.close();
 });
 
