@@ -495,7 +495,15 @@ test('batch page: roles, refusals, upload, progress, summary equal to the API, s
   assert.equal(await page.getAttribute('#nav-batch', 'aria-current'), 'page');
   assert.equal(await page.isDisabled('#batch-submit'), true);
   // The baseline is named "before" but is not first; README.md is refused in words.
-  await page.setInputFiles('#batch-file-input', ['textpipe_after.prof', 'textpipe_before.prof', 'textpipe_pyprof_after.prof', 'bad/random_bytes.prof', 'README.md', 'recursion_after.prof'].map((n) => join(FIX, n)));
+  await page.setInputFiles('#batch-file-input', ['textpipe_after.prof', 'textpipe_before.prof', 'textpipe_pyprof_after.prof', 'bad/random_bytes.prof', 'README.md'].map((n) => join(FIX, n)));
+  await page.waitForSelector('#batch-files li[data-name="random_bytes.prof"]');
+  // Dropped files join the list too.
+  const dt = await page.evaluateHandle((bytes) => {
+    const d = new DataTransfer();
+    d.items.add(new File([new Uint8Array(bytes)], 'recursion_after.prof'));
+    return d;
+  }, [...readFileSync(join(FIX, 'recursion_after.prof'))]);
+  await page.dispatchEvent('#batch-dropzone', 'drop', { dataTransfer: dt });
   await page.waitForSelector('#batch-files li[data-name="recursion_after.prof"]');
   assert.match((await page.textContent('#batch-refused li[data-name="README.md"]')) ?? '', /not a profile dump/);
   const roles = () => page.$$eval('#batch-files li', (lis) => lis.map((li) => [li.getAttribute('data-name'), li.getAttribute('data-role')]));

@@ -376,6 +376,9 @@ function summaryView(s, st) {
   const ready = st.profiles.filter((p) => p.status === 'ready');
   const baseId = ready.find((p) => p.role === 'baseline')?.id;
   const candIds = ready.filter((p) => p.role === 'candidate').map((p) => p.id);
+  // The summary lists the candidates that parsed, in upload order; if a profile was
+  // deleted since, the two lists no longer line up and no link is better than a wrong one.
+  const linkable = candIds.length === s.candidates.length;
   wrap.append(
     h('h3', { id: 'batch-candidates-title', text: 'Candidates' }),
     scroller('Candidates',
@@ -387,7 +390,7 @@ function summaryView(s, st) {
           h('td', { class: 'num', text: fmtTime(c.total_time) }),
           h('td', { class: 'num delta', text: fmtDelta(c.delta) }),
           h('td', { class: 'num', text: fmtPct(c.percent) }),
-          h('td', {}, baseId && candIds[i] ? h('a', { href: `#/compare?b=${baseId}&c=${candIds[i]}`, 'aria-label': `Compare ${c.name} with the baseline`, text: 'Compare' }) : '–')))))),
+          h('td', {}, baseId && linkable ? h('a', { href: `#/compare?b=${baseId}&c=${candIds[i]}`, 'aria-label': `Compare ${c.name} with the baseline`, text: 'Compare' }) : '–')))))),
   );
 
   wrap.append(
