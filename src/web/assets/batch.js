@@ -460,7 +460,7 @@ function statsTable(t, alpha, nb, nc) {
  */
 function functionTable(id, title, caption, rows, repeated, alpha) {
   // The trend right after the name: on a narrow screen it is seen before scrolling.
-  const head = ['Function', 'Own time per run', 'Baseline median', 'Candidate median', 'Δ median', 'Δ %', ...(repeated ? ['p-value', 'Effect', `Significant (α ${alpha})`] : [])];
+  const head = ['Function', 'Own time per run', 'Baseline median', 'Candidate median', 'Δ median', 'Δ %', ...(repeated ? ['p-value', 'Effect', 'Significant?'] : [])];
   const body = rows.map((f) =>
     h('tr', { class: f.delta_median > 0 ? 'slower' : f.delta_median < 0 ? 'faster' : '', 'data-name': f.name, 'data-file': f.file, 'data-line': String(f.line) },
       h('th', { scope: 'row', class: 'fn-cell', title: funcLabel(f.file, f.line, f.name), text: shortLabel(f.file, f.line, f.name) }),
@@ -478,7 +478,7 @@ function functionTable(id, title, caption, rows, repeated, alpha) {
       ? h('p', { class: 'muted', id, text: 'None.' })
       : scroller(title,
           h('table', { class: 'grid', id },
-            h('caption', { text: caption }),
+            h('caption', { text: repeated ? `${caption}; p-value of the Mann-Whitney U test, effect as Cliff's δ, significant at α = ${alpha}` : caption }),
             h('thead', {}, h('tr', {}, ...head.map((t, i) => h('th', { scope: 'col', class: i > 1 && !t.startsWith('Significant') ? 'num' : '', text: t })))),
             h('tbody', {}, ...body))));
 }
