@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -403,6 +404,256 @@ test('accessibility: axe finds no WCAG 2 A/AA violations in the main views', asy
   await page.click('#profiles-table tbody tr a');
   await page.waitForSelector('#profile-table tbody tr');
   await audit('profile');
+  await context.close();
+});
+
+/** Rows of a table as arrays of cell texts (header cell included). @param {import('playwright-core').Page} page @param {string} sel */
+function tableRows(page, sel) {
+  // A sparkline cell's text is its SVG title: '' stands for it.
+  return page.$$eval(`${sel} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((c) => (c.querySelector('svg') ? '' : (c.textContent ?? '').trim()))));
+}
+
+/**
+ * What the batch page should show, computed in the page from GET /api/batches/{id} with
+ * the UI's own number formatters (so a wrong field, order or rounding shows up).
+ * @param {import('playwright-core').Page} page @param {string} id
+ */
+function expectedBatch(page, id) {
+  return page.evaluate(async (bid) => {
+    /** @type {any} */
+    const u = await import('/assets/util.js');
+    const r = await (await fetch(`/api/batches/${bid}`)).json();
+    const s = r.summary;
+    const repeated = s.groups.baseline.runs.length > 1 || s.groups.candidate.runs.length > 1;
+    const fn = (/** @type {any} */ f) => [
+      u.shortLabel(f.file, f.line, f.name),
+      '',
+      u.fmtTime(f.baseline.median),
+      u.fmtTime(f.candidate.median),
+      u.fmtDelta(f.delta_median),
+      u.fmtPct(f.percent),
+      ...(repeated ? [u.fmtP(f.test?.p_value), u.fmtEffect(f.test?.effect), f.verdict === 'noise' ? 'no' : 'yes'] : []),
+    ];
+    const t = s.groups.total_time;
+    return {
+      status: r.status,
+      progress: r.progress,
+      failures: r.failures.map((/** @type {any} */ f) => [f.name, f.error]),
+      runs: s.groups.baseline.runs.length + s.groups.candidate.runs.length,
+      baseline: u.fmtTime(s.baseline_total_time),
+      candidates: s.candidates.map((/** @type {any} */ c) => [c.name, u.fmtTime(c.total_time), u.fmtDelta(c.delta), u.fmtPct(c.percent), 'Compare']),
+      regressions: s.top_regressions.map(fn),
+      improvements: s.top_improvements.map(fn),
+      stats: [
+        ['Baseline', String(s.groups.baseline.runs.length), u.fmtTime(t.baseline.median), u.fmtTime(t.baseline.iqr), u.fmtTime(t.baseline.mad), `${u.fmtTime(t.baseline.min)} – ${u.fmtTime(t.baseline.max)}`],
+        ['Candidates', String(s.groups.candidate.runs.length), u.fmtTime(t.candidate.median), u.fmtTime(t.candidate.iqr), u.fmtTime(t.candidate.mad), `${u.fmtTime(t.candidate.min)} – ${u.fmtTime(t.candidate.max)}`],
+      ],
+      test: {
+        delta: `${u.fmtDelta(t.delta_median)} (${u.fmtPct(t.percent)})`,
+        p: `${u.fmtP(t.test.p_value)} (${t.test.method})`,
+        effect: u.fmtEffect(t.test.effect),
+        significant: t.verdict === 'noise' ? 'no' : `yes (${t.verdict})`,
+      },
+    };
+  }, id);
+}
+
+/**
+ * A .tar.gz of regular files (ustar headers), for archive uploads.
+ * @param {Array<[string, Buffer]>} files
+ */
+function tarGz(files) {
+  /** @type {Buffer[]} */
+  const parts = [];
+  for (const [name, body] of files) {
+    const hdr = Buffer.alloc(512);
+    hdr.write(name, 0, 100, 'utf8');
+    hdr.write('0000644\0', 100);
+    hdr.write('0000000\0', 108);
+    hdr.write('0000000\0', 116);
+    hdr.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+    hdr.write('00000000000\0', 136);
+    hdr.write('        ', 148);
+    hdr.write('0', 156);
+    hdr.write('ustar\0' + '00', 257, 'binary');
+    let sum = 0;
+    for (const b of hdr) sum += b;
+    hdr.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    parts.push(hdr, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(parts));
+}
+
+/** @param {import('playwright-core').Page} page */
+const batchId = (page) => /#\/batch\/([0-9a-f]{32})$/.exec(page.url())?.[1] ?? '';
+
+test('batch page: roles, refusals, upload, progress, summary equal to the API, sparklines, bad file, 375 px', async () => {
+  const { context, page } = await newPage();
+  await page.click('#nav-batch');
+  await page.waitForSelector('#batch-dropzone');
+  assert.equal(await page.getAttribute('#nav-batch', 'aria-current'), 'page');
+  assert.equal(await page.isDisabled('#batch-submit'), true);
+  // The baseline is named "before" but is not first; README.md is refused in words.
+  await page.setInputFiles('#batch-file-input', ['textpipe_after.prof', 'textpipe_before.prof', 'textpipe_pyprof_after.prof', 'bad/random_bytes.prof', 'README.md'].map((n) => join(FIX, n)));
+  await page.waitForSelector('#batch-files li[data-name="random_bytes.prof"]');
+  // Dropped files join the list too.
+  const dt = await page.evaluateHandle((bytes) => {
+    const d = new DataTransfer();
+    d.items.add(new File([new Uint8Array(bytes)], 'recursion_after.prof'));
+    return d;
+  }, [...readFileSync(join(FIX, 'recursion_after.prof'))]);
+  await page.dispatchEvent('#batch-dropzone', 'drop', { dataTransfer: dt });
+  await page.waitForSelector('#batch-files li[data-name="recursion_after.prof"]');
+  assert.match((await page.textContent('#batch-refused li[data-name="README.md"]')) ?? '', /not a profile dump/);
+  const roles = () => page.$$eval('#batch-files li', (lis) => lis.map((li) => [li.getAttribute('data-name'), li.getAttribute('data-role')]));
+  assert.deepEqual(await roles(), [
+    ['textpipe_after.prof', 'candidate'],
+    ['textpipe_before.prof', 'baseline'],
+    ['textpipe_pyprof_after.prof', 'candidate'],
+    ['random_bytes.prof', 'candidate'],
+    ['recursion_after.prof', 'candidate'],
+  ]);
+  // Over the server's limit (16 MiB by default, read from /api/session-info): refused before sending.
+  const big = join(dataDir, 'big_batch.prof');
+  writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 7));
+  await page.setInputFiles('#batch-file-input', [big]);
+  await page.waitForSelector('#batch-refused li[data-name="big_batch.prof"]');
+  assert.match((await page.textContent('#batch-refused li[data-name="big_batch.prof"]')) ?? '', /too big \(17\.0 MiB\): the server accepts at most 16\.0 MiB/);
+  assert.equal(await page.locator('#batch-files li').count(), 5);
+  // Remove one; no baseline left disables the button and says why.
+  await page.click('#batch-files li[data-name="recursion_after.prof"] button');
+  assert.equal(await page.locator('#batch-files li').count(), 4);
+  assert.equal(await page.isEnabled('#batch-submit'), true);
+  const roleSelect = '#batch-files li[data-name="textpipe_before.prof"] select';
+  await page.selectOption(roleSelect, 'candidate');
+  assert.equal(await page.isDisabled('#batch-submit'), true);
+  assert.match((await page.textContent('#batch-counts')) ?? '', /Mark at least one file as baseline/);
+  await page.selectOption(roleSelect, 'baseline');
+  assert.equal(await page.isEnabled('#batch-submit'), true);
+  assert.match((await page.textContent('#batch-counts')) ?? '', /^1 baseline, 3 candidates/);
+  await page.setViewportSize({ width: 375, height: 800 });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(await overflow(), 0, 'batch compose view scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'batch-compose-narrow.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // The upload bar is hidden until sending; record what it shows while the batch goes up.
+  assert.equal(await page.isHidden('#batch-upload-progress'), true);
+  await page.evaluate(() => {
+    const bar = /** @type {HTMLProgressElement} */ (document.getElementById('batch-upload-progress'));
+    /** @type {any} */ (window).barSeen = [];
+    new MutationObserver(() => /** @type {any} */ (window).barSeen.push([bar.hidden, bar.value])).observe(bar, { attributes: true });
+  });
+  await page.click('#batch-submit');
+  await page.waitForURL(/#\/batch\/[0-9a-f]{32}$/, { timeout: 30_000 });
+  const seen = await page.evaluate(() => /** @type {any} */ (window).barSeen);
+  assert.ok(seen.some((/** @type {[boolean, number]} */ [hidden, v]) => !hidden && v === 1), `upload bar never full: ${JSON.stringify(seen)}`);
+  await page.waitForSelector('#batch-summary', { timeout: 60_000 });
+  const id = batchId(page);
+  const want = await expectedBatch(page, id);
+  assert.equal(want.status, 'done_with_failures');
+  assert.deepEqual(want.progress, { done: 4, total: 4, failed: 1 });
+  assert.match((await page.textContent('#batch-progress-text')) ?? '', /^4 of 4 done, 1 failed/);
+  assert.equal(await page.getAttribute('#batch-progress-text', 'aria-live'), 'polite');
+  assert.equal(await page.$eval('#batch-progress', (p) => /** @type {HTMLProgressElement} */ (p).value), 4);
+  // The bad file is reported with the parser's message; the rest made the summary.
+  assert.equal(want.failures.length, 1);
+  assert.equal(want.failures[0][0], 'random_bytes.prof');
+  assert.equal(await page.textContent('#batch-failures li[data-name="random_bytes.prof"] .batch-failure-error'), want.failures[0][1]);
+  assert.equal(await page.textContent('#card-baseline .card-value'), want.baseline);
+  assert.deepEqual(await tableRows(page, '#batch-candidates'), want.candidates);
+  assert.deepEqual(want.candidates.map((/** @type {string[]} */ c) => c[0]), ['textpipe_after.prof', 'textpipe_pyprof_after.prof']);
+  assert.ok(want.regressions.length > 0 && want.improvements.length > 0);
+  assert.deepEqual(await tableRows(page, '#batch-regressions'), want.regressions);
+  assert.deepEqual(await tableRows(page, '#batch-improvements'), want.improvements);
+  // One sparkline per function row, one point per parsed run (1 baseline + 2 candidates).
+  const sparks = await page.$$eval('#batch-regressions tbody tr, #batch-improvements tbody tr', (trs) => trs.map((tr) => tr.querySelectorAll('svg.spark circle').length));
+  assert.deepEqual(sparks, Array(want.regressions.length + want.improvements.length).fill(want.runs));
+  assert.equal(want.runs, 3);
+  assert.equal(await page.locator('#batch-total-trend svg.spark circle').count(), 3);
+  assert.equal(await page.locator('#batch-total-trend svg.spark polyline').count(), 1);
+  assert.deepEqual(await page.$$eval('#batch-stats-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => (c.textContent ?? '').trim()))), want.stats);
+  await page.screenshot({ path: join(SHOTS, 'batch-summary.png'), fullPage: true });
+
+  // The URL reopens the batch; a pairwise link opens the compare view.
+  await page.reload();
+  await page.waitForSelector('#batch-summary', { timeout: 30_000 });
+  assert.deepEqual(await tableRows(page, '#batch-candidates'), want.candidates);
+  await page.setViewportSize({ width: 375, height: 800 });
+  assert.equal(await overflow(), 0, 'batch summary scrolls sideways');
+  await page.screenshot({ path: join(SHOTS, 'batch-summary-narrow.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.click('#batch-candidates tbody tr:first-child a');
+  await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+
+  // No candidate could be read: the API's 422 in words, with the failure listed.
+  await page.goto(`${base}/#/batch`);
+  await page.waitForSelector('#batch-dropzone');
+  await page.setInputFiles('#batch-file-input', ['textpipe_before.prof', 'bad/random_bytes.prof'].map((n) => join(FIX, n)));
+  await page.waitForSelector('#batch-files li[data-name="random_bytes.prof"][data-role="candidate"]');
+  await page.click('#batch-submit');
+  await page.waitForSelector('#batch-problem .error', { timeout: 60_000 });
+  assert.match((await page.textContent('#batch-problem .error')) ?? '', /No summary: no baseline or no candidate dump could be parsed/);
+  await page.waitForSelector('#batch-failures li[data-name="random_bytes.prof"]');
+
+  // An archive sorted by folder whose entry is in neither folder: the server's 400 in words.
+  await page.goto(`${base}/#/batch`);
+  await page.waitForSelector('#batch-dropzone');
+  await page.setInputFiles('#batch-file-input', [{ name: 'runs.tar.gz', mimeType: 'application/gzip', buffer: tarGz([['loose.prof', readFileSync(join(FIX, 'textpipe_after.prof'))]]) }]);
+  await page.waitForSelector('#batch-files li[data-name="runs.tar.gz"]');
+  await page.selectOption('#batch-files li[data-name="runs.tar.gz"] select', 'archive');
+  assert.equal(await page.isEnabled('#batch-submit'), true);
+  await page.click('#batch-submit');
+  await page.waitForSelector('#batch-error .error', { timeout: 30_000 });
+  assert.match((await page.textContent('#batch-error .error')) ?? '', /^The batch was not accepted: archive entry "loose\.prof" is in neither a baseline\/ nor a candidate\/ folder/);
+  // The list stays for another try.
+  assert.equal(await page.isEnabled('#batch-submit'), true);
+  // That 422 and 400 are the answers under test; the browser logs them by itself.
+  consoleErrors = consoleErrors.filter((e) => !e.includes('422') && !e.includes('400'));
+  await context.close();
+});
+
+test('batch page, repeated runs: statistics equal the API; axe finds no violations', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(`${m.text()} @ ${m.location().url}`);
+  });
+  const axeSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  const audit = async (/** @type {string} */ view) => {
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(async () => {
+      // @ts-ignore axe is a global from the injected script
+      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      return r.violations.map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.length}× e.g. ${v.nodes[0]?.target})`);
+    });
+    assert.deepEqual(result, [], `axe violations in the ${view} view`);
+  };
+  await page.goto(base + '/#/batch');
+  await page.waitForSelector('#batch-dropzone');
+  // Three runs a side: the same workload under cProfile, profile and yappi.
+  const names = ['textpipe_before.prof', 'textpipe_pyprof_before.prof', 'textpipe_yappi_before.prof', 'textpipe_after.prof', 'textpipe_pyprof_after.prof', 'textpipe_yappi_after.prof', 'README.md'];
+  await page.setInputFiles('#batch-file-input', names.map((n) => join(FIX, n)));
+  await page.waitForSelector('#batch-files li[data-name="textpipe_yappi_after.prof"]');
+  assert.deepEqual(await page.$$eval('#batch-files li', (lis) => lis.map((li) => li.getAttribute('data-role'))), ['baseline', 'baseline', 'baseline', 'candidate', 'candidate', 'candidate']);
+  await audit('batch compose');
+  await page.click('#batch-submit');
+  await page.waitForSelector('#batch-summary', { timeout: 60_000 });
+  const want = await expectedBatch(page, batchId(page));
+  assert.equal(want.status, 'done');
+  assert.equal(want.runs, 6);
+  assert.deepEqual(await tableRows(page, '#batch-stats-table'), want.stats);
+  const shown = await page.$$eval('#batch-test dd', (dds) => Object.fromEntries(dds.map((d) => [d.getAttribute('data-k'), d.textContent])));
+  assert.deepEqual(shown, want.test);
+  assert.deepEqual(await tableRows(page, '#batch-regressions'), want.regressions);
+  assert.deepEqual(await tableRows(page, '#batch-improvements'), want.improvements);
+  const points = await page.$$eval('#batch-regressions svg.spark', (ss) => ss.map((s) => [s.querySelectorAll('circle.spark-base').length, s.querySelectorAll('circle.spark-cand').length]));
+  assert.deepEqual(points, Array(want.regressions.length).fill([3, 3]));
+  await page.click('#batch-file-status summary');
+  await audit('batch summary');
+  await page.screenshot({ path: join(SHOTS, 'batch-repeated.png'), fullPage: true });
   await context.close();
 });
 

@@ -17,6 +17,8 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = code;
+    /** The parsed answer, when it carried more than the error (a failed batch lists its failures). @type {any} */
+    this.body = null;
   }
 }
 
@@ -34,7 +36,8 @@ export function onBusy(fn) {
  */
 function explain(status, body) {
   const code = body?.error?.code ?? 'error';
-  const msg = body?.error?.message ?? '';
+  // A failed batch answers `"error": "sentence"` next to its progress, not an object.
+  const msg = body?.error?.message ?? (typeof body?.error === 'string' ? body.error : '');
   if (status === 413) {
     const limit = Number(/(\d+) bytes/.exec(msg)?.[1]);
     const words = limit ? `the server accepts at most ${(limit / 1024 / 1024).toFixed(1)} MiB per upload.` : msg;
@@ -45,7 +48,9 @@ function explain(status, body) {
     return new ApiError(status, code, 'The service is busy (its storage or queue is not answering); retrying…');
   if (status === 404) return new ApiError(status, code, `Not found: ${msg || 'it may have expired or been deleted.'}`);
   if (status >= 500) return new ApiError(status, code, `The server failed: ${msg || 'internal error'}`);
-  return new ApiError(status, code, msg || `Request failed (HTTP ${status}).`);
+  const err = new ApiError(status, code, msg || `Request failed (HTTP ${status}).`);
+  err.body = body;
+  return err;
 }
 
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
@@ -176,6 +181,51 @@ export function upload(file, onProgress) {
     xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'The upload was interrupted (network error).')));
     const form = new FormData();
     form.append('file', file, file.name);
+    xhr.send(form);
+  });
+}
+
+/** @typedef {{median: number, iqr: number, mad: number, min: number, max: number, values: number[]}} Spread */
+/** @typedef {{u: number, p_value: number, effect: number, method: string}} MannWhitney */
+/** @typedef {{baseline: Spread, candidate: Spread, delta_median: number, percent: number|null, test: MannWhitney|null, verdict: string}} GroupDiff */
+/** @typedef {GroupDiff & {file: string, line: number, name: string, baseline_present: number, candidate_present: number}} FunctionGroupDiff */
+/** @typedef {{name: string, total_time: number, delta: number, percent: number|null}} CandidateTotal */
+/** @typedef {{schema: string, baseline_total_time: number, candidates: CandidateTotal[], top_regressions: FunctionGroupDiff[], top_improvements: FunctionGroupDiff[], groups: {schema: string, alpha: number, baseline: {runs: string[]}, candidate: {runs: string[]}, total_time: GroupDiff, functions: FunctionGroupDiff[]}}} BatchSummary */
+/** @typedef {{id: string, status: string, progress: {done: number, total: number, failed: number}, failures: Array<{id: string, name: string, role: string, error: string}>, profiles: Array<{id: string, name: string, role: string, status: string}>, summary?: BatchSummary, error?: string}} BatchState */
+
+/**
+ * A batch: progress while its dumps are parsed, then the summary.
+ * @param {string} id
+ * @returns {Promise<BatchState>}
+ */
+export async function batch(id) {
+  return (await request('GET', `/api/batches/${encodeURIComponent(id)}`)).data;
+}
+
+/**
+ * Uploads a batch in one request with progress. Each file goes in the multipart field
+ * of its role (`baseline`, `candidate`, or `archive` for an archive whose folders say).
+ * @param {Array<{file: File, role: 'baseline'|'candidate'|'archive'}>} entries
+ * @param {(fraction: number) => void} onProgress
+ * @returns {Promise<{batch_id: string, status: string, profiles: Array<{id: string, name: string, role: string, job_id: string, size: number}>}>}
+ */
+export function createBatch(entries, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/batches');
+    xhr.responseType = 'json';
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status === 202 || xhr.status === 200) {
+        if (xhr.response?.batch_id) resolve(xhr.response);
+        else reject(new ApiError(xhr.status, 'bad_response', 'The server answered without a batch id.'));
+      } else reject(explain(xhr.status, xhr.response));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'The upload was interrupted (network error).')));
+    const form = new FormData();
+    for (const { file, role } of entries) form.append(role, file, file.name);
     xhr.send(form);
   });
 }

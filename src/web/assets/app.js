@@ -1,10 +1,11 @@
 // profdiff's browser UI: upload, profiles, comparison table, flame graph, one profile's
-// pstats view. Views are picked by the hash route (#/, #/compare?…, #/profile/ID?…) so
-// a URL reopens the same view within the session. Everything heavy (sorting and
+// pstats view, batches (batch.js). Views are picked by the hash route (#/, #/compare?…,
+// #/profile/ID?…, #/batch/ID) so a URL reopens the same view within the session. Everything heavy (sorting and
 // filtering 60,000 comparison rows) happens on the server, a page at a time.
 
 import * as api from './api.js';
 import { buildTree, mergeTrees, renderFlame, NODE_CAP } from './flame.js';
+import { batchView, dropOnBatch, leaveBatch } from './batch.js';
 import {
   h, fmtTime, fmtDelta, fmtSec, fmtInt, fmtSignedInt, fmtPct, fmtBytes, funcLabel, shortLabel, escapeRegex, debounce, fmtIn,
 } from './util.js';
@@ -949,11 +950,15 @@ async function profileView(id) {
 
 function render() {
   clearTimeout(listTimer);
+  leaveBatch();
   const r = route();
   for (const a of document.querySelectorAll('.nav a')) a.removeAttribute('aria-current');
   if (r.view === 'compare') {
     document.getElementById('nav-compare')?.setAttribute('aria-current', 'page');
     compareView();
+  } else if (r.view === 'batch') {
+    document.getElementById('nav-batch')?.setAttribute('aria-current', 'page');
+    batchView(main, r.id);
   } else if (r.view === 'profile' && r.id) profileView(r.id);
   else {
     document.getElementById('nav-home')?.setAttribute('aria-current', 'page');
@@ -972,7 +977,9 @@ window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => {
   e.preventDefault();
   const files = e.dataTransfer?.files;
-  if (files && files.length && route().view === 'home') uploadFiles(files);
+  if (!files || !files.length) return;
+  if (route().view === 'home') uploadFiles(files);
+  else if (route().view === 'batch') dropOnBatch([...files]);
 });
 setInterval(refreshSession, 60_000);
 render();

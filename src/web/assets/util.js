@@ -82,6 +82,24 @@ export function fmtPct(p) {
 }
 
 /**
+ * A p-value: three decimals, or "< 0.001".
+ * @param {number|null|undefined} p
+ */
+export function fmtP(p) {
+  if (p === null || p === undefined || !Number.isFinite(p)) return '–';
+  return p < 0.001 ? '< 0.001' : p.toFixed(3);
+}
+
+/**
+ * An effect size in [-1, 1] (Cliff's delta), signed, two decimals.
+ * @param {number|null|undefined} d
+ */
+export function fmtEffect(d) {
+  if (d === null || d === undefined || !Number.isFinite(d)) return '–';
+  return `${d > 0 ? '+' : d < 0 ? '−' : '±'}${Math.abs(d).toFixed(2)}`;
+}
+
+/**
  * @param {number|null|undefined} b
  */
 export function fmtBytes(b) {

@@ -10,7 +10,7 @@ use crate::web::error::ApiResult;
 use crate::web::session::Session;
 use crate::web::AppState;
 
-/// Id prefix, created, expiry, counts, bytes, and the janitor's last run.
+/// Id prefix, created, expiry, counts, bytes, the upload limit, and the janitor's last run.
 #[utoipa::path(get, path = "/api/session-info", tag = "session", responses((status = 200, description = "Session figures")))]
 pub async fn info(
     state: web::Data<AppState>,
@@ -58,6 +58,8 @@ pub async fn info(
         "comparisons": cmp,
         "jobs": jobs,
         "bytes": bytes,
+        // The UI refuses an oversized batch before sending it.
+        "max_upload_bytes": state.cfg.max_upload_bytes,
         "janitor": if janitor.is_empty() { serde_json::Value::Null } else { json!(janitor) },
     })))
 }

@@ -41,6 +41,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/util.js"),
     ),
     (
+        "batch.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/batch.js"),
+    ),
+    (
         "flame.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/flame.js"),
