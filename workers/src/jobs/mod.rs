@@ -4,6 +4,7 @@
 //! Delivery is at-least-once: a job may run again after a worker died mid-way, so every
 //! handler checks its target first and writes results under deterministic keys.
 
+pub mod batch;
 pub mod engine;
 pub mod queue;
 pub mod runner;
@@ -32,6 +33,10 @@ pub struct ParseJob {
     pub name: String,
     /// Absolute expiry of the session's data (unix seconds).
     pub expire_at: i64,
+    /// The batch this dump belongs to, if any (absent in jobs queued before batches moved
+    /// to the workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// Compare two profiles of one session.
@@ -49,6 +54,9 @@ pub struct CompareJob {
     pub candidate: String,
     /// Absolute expiry of the session's data (unix seconds).
     pub expire_at: i64,
+    /// The batch this comparison belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// What handlers share.
@@ -58,6 +66,8 @@ pub struct JobContext {
     pub store: Store,
     /// CPU pool.
     pub pool: CpuPool,
+    /// Queues (batches add compare jobs from the worker side).
+    pub queues: queue::Queues,
     /// How long a compare job waits for its profiles to be parsed.
     pub wait_for_profiles: Duration,
     /// Pause after a parse job is marked running (zero in production; the crash-recovery
@@ -177,7 +187,7 @@ pub async fn handle_parse(job: ParseJob, ctx: Data<JobContext>) -> Result<(), Bo
     let key = ctx.store.keys().profile(&job.session, &job.profile_id);
     let started = std::time::Instant::now();
     let result = with_retries("parse", Some(ctx), || run_parse(&job, ctx)).await;
-    finish(
+    let outcome = finish(
         ctx,
         "parse",
         &job.session,
@@ -186,7 +196,25 @@ pub async fn handle_parse(job: ParseJob, ctx: Data<JobContext>) -> Result<(), Bo
         job.expire_at,
         (result, started),
     )
-    .await
+    .await;
+    if let (Some(bid), true) = (&job.batch, is_final(&outcome)) {
+        let step = || batch::parse_ended(ctx, &job.session, bid, &job.profile_id, job.expire_at);
+        if let Err(e) = with_retries("batch", None, step).await {
+            // Not an AbortError: apalis delivers the job again and the step is repeated.
+            tracing::error!(batch = %bid, error = %e, "could not advance the batch");
+            return Err(Box::new(e));
+        }
+    }
+    outcome
+}
+
+/// Whether a handler's outcome is the job's last word (done, or failed for good), as
+/// opposed to an error that has apalis deliver it again.
+fn is_final(outcome: &Result<(), BoxDynError>) -> bool {
+    match outcome {
+        Ok(()) => true,
+        Err(e) => e.downcast_ref::<AbortError>().is_some(),
+    }
 }
 
 async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
@@ -246,7 +274,7 @@ pub async fn handle_compare(job: CompareJob, ctx: Data<JobContext>) -> Result<()
         .comparison(&job.session, &job.comparison_id);
     let started = std::time::Instant::now();
     let result = with_retries("compare", Some(ctx), || run_compare(&job, ctx)).await;
-    finish(
+    let outcome = finish(
         ctx,
         "compare",
         &job.session,
@@ -255,7 +283,16 @@ pub async fn handle_compare(job: CompareJob, ctx: Data<JobContext>) -> Result<()
         job.expire_at,
         (result, started),
     )
-    .await
+    .await;
+    if let (Some(bid), true) = (&job.batch, is_final(&outcome)) {
+        let step =
+            || batch::compare_ended(ctx, &job.session, bid, &job.comparison_id, job.expire_at);
+        if let Err(e) = with_retries("batch", None, step).await {
+            tracing::error!(batch = %bid, error = %e, "could not advance the batch");
+            return Err(Box::new(e));
+        }
+    }
+    outcome
 }
 
 async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError> {
