@@ -16,6 +16,7 @@
 //! - `sessions` — zset of live session ids by last activity (debug view, janitor).
 //! - `schema_version`, `janitor:last`, `janitor:lock`, `secret`, `stats` — service-wide records.
 //! - `reserved` — queue slots held for batches' future compare jobs.
+//! - `worker:{name}:jobs` — what a worker runs now (short TTL, refreshed while running).
 //! - `queue:parse`, `queue:compare` — apalis-redis queue names (it derives its own keys).
 //!
 //! Data keys carry the session's absolute expiry; `meta` carries the sliding one. A session
@@ -103,6 +104,11 @@ impl Keyspace {
     /// (hash `{sid}:{bid}` → count); admission control counts them as queued.
     pub fn queue_reserved(&self) -> String {
         format!("{}reserved", self.prefix)
+    }
+    /// Jobs a worker runs now (hash job id → JSON `{kind,job_id,since}`); its TTL is
+    /// refreshed while a job runs, so a killed worker's entry vanishes by itself.
+    pub fn worker_jobs(&self, worker: &str) -> String {
+        format!("{}worker:{worker}:jobs", self.prefix)
     }
     /// The session's job index (so `clear` needs no SCAN).
     pub fn jobs(&self, sid: &str) -> String {
