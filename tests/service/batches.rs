@@ -492,3 +492,102 @@ async fn archives_unpack_by_folder_or_field_and_hostile_ones_are_refused() {
         files_before
     );
 }
+
+fn counter(env: &TestEnv, field: &str) -> i64 {
+    let v: Option<i64> =
+        redis::Commands::hget(&mut env.redis(), format!("{}stats", env.prefix), field).unwrap();
+    v.unwrap_or(0)
+}
+
+/// Several worker processes finish a batch's jobs at once: exactly one compare job per
+/// candidate is queued, and jobs delivered again after the batch ended (at-least-once)
+/// queue nothing more and leave the summary alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_workers_queue_each_compare_once_and_redelivery_changes_nothing() {
+    use profdiff_workers::jobs::queue::{QueueSettings, Queues};
+    use profdiff_workers::jobs::{CompareJob, ParseJob};
+    use profdiff_workers::keyspace::Keyspace;
+
+    let env = TestEnv::new();
+    let web = env.start("web", &[]);
+    let _workers: Vec<Proc> = (0..3).map(|_| env.start("worker", &[])).collect();
+    let c = user("batch-many");
+    let mut files = vec![("baseline", "base.prof", fixture("recursion_before.prof"))];
+    const CANDIDATES: usize = 8;
+    for _ in 0..CANDIDATES {
+        files.push(("candidate", "cand.prof", fixture("recursion_after.prof")));
+    }
+    let (st, v) = post_batch(&c, &web, &files).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let bid = v["batch_id"].as_str().unwrap().to_owned();
+    let doc = wait_done(&c, &web, &bid).await;
+    assert_eq!(doc["status"], "done", "{doc}");
+    assert_eq!(
+        doc["progress"]["jobs"],
+        serde_json::json!({"done": 1 + 2 * CANDIDATES, "total": 1 + 2 * CANDIDATES})
+    );
+    assert_eq!(counter(&env, "parse_started"), 1 + CANDIDATES as i64);
+    assert_eq!(counter(&env, "compare_started"), CANDIDATES as i64);
+    assert_eq!(counter(&env, "compare_done"), CANDIDATES as i64);
+
+    // Deliver a parse job and a compare job of the finished batch again.
+    let keys = Keyspace::new(env.prefix.clone());
+    let sid = std::fs::read_dir(env.data_dir().join("uploads"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let summarized = |env: &TestEnv| -> Option<String> {
+        redis::Commands::hget(&mut env.redis(), keys.batch(&sid, &bid), "summarized").unwrap()
+    };
+    let stamp = summarized(&env).expect("summarized");
+    let client = redis::Client::open(env.redis_url.as_str()).unwrap();
+    let queues = Queues::new(
+        client.get_connection_manager().await.unwrap(),
+        &keys,
+        QueueSettings::default(),
+    );
+    let last = &v["profiles"][CANDIDATES];
+    let pid = last["id"].as_str().unwrap();
+    queues
+        .push_parse(ParseJob {
+            session: sid.clone(),
+            profile_id: pid.to_owned(),
+            job_id: last["job_id"].as_str().unwrap().to_owned(),
+            path: env.data_dir().join("uploads").join(&sid).join(pid),
+            name: "cand.prof".into(),
+            expire_at: profdiff_workers::store::now_secs() + 3600,
+            batch: Some(bid.clone()),
+        })
+        .await
+        .unwrap();
+    let cmp = &doc["comparisons"][0];
+    queues
+        .push_compare(CompareJob {
+            session: sid.clone(),
+            comparison_id: cmp["comparison_id"].as_str().unwrap().to_owned(),
+            job_id: cmp["job_id"].as_str().unwrap().to_owned(),
+            baseline: cmp["baseline"].as_str().unwrap().to_owned(),
+            candidate: cmp["candidate"].as_str().unwrap().to_owned(),
+            expire_at: profdiff_workers::store::now_secs() + 3600,
+            batch: Some(bid.clone()),
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counter(&env, "parse_done") < 2 + CANDIDATES as i64
+        || counter(&env, "compare_done") < 1 + CANDIDATES as i64
+    {
+        assert!(Instant::now() < deadline, "re-delivered jobs did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let any (wrongly) queued follow-up job be picked up before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(counter(&env, "compare_started"), 1 + CANDIDATES as i64);
+    assert_eq!(summarized(&env), Some(stamp), "summary recomputed");
+    let again = wait_done(&c, &web, &bid).await;
+    assert_eq!(again["summary"], doc["summary"]);
+}

@@ -95,7 +95,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIREAT', KEYS[2], ARGV[2])
-local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0') or 0
+-- A record without `total` predates worker-side batches: never advance it.
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '')
+if not total then return 0 end
 if redis.call('SCARD', KEYS[2]) < total then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'compares_queued') == 1 then return 0 end
 return 1
