@@ -389,6 +389,20 @@ pub async fn get(
         .iter()
         .map(|c| (c.candidate.as_str(), c))
         .collect();
+    // Every run's and every comparison's record in one round trip.
+    let mut p = redis::pipe();
+    for pid in plan.baseline.iter().chain(&plan.candidates) {
+        p.hgetall(keys.profile(sid, pid));
+    }
+    for c in &plan.comparisons {
+        p.hgetall(keys.comparison(sid, &c.id));
+    }
+    let records: Vec<profdiff_workers::store::Record> = if p.is_empty() {
+        Vec::new()
+    } else {
+        p.query_async(&mut state.store.conn()).await?
+    };
+    let mut records = records.into_iter();
     let mut runs = Vec::new();
     let (mut done, mut failed) = (0usize, Vec::new());
     for (role, pid) in plan
@@ -397,11 +411,7 @@ pub async fn get(
         .map(|p| ("baseline", p))
         .chain(plan.candidates.iter().map(|p| ("candidate", p)))
     {
-        let prec = state
-            .store
-            .record(&keys.profile(sid, pid))
-            .await?
-            .unwrap_or_default();
+        let prec = records.next().unwrap_or_default();
         let status = prec
             .get("status")
             .cloned()
@@ -427,11 +437,7 @@ pub async fn get(
     let mut comparisons = Vec::with_capacity(plan.comparisons.len());
     let (mut cmp_done, mut cmp_failed) = (0usize, 0usize);
     for c in &plan.comparisons {
-        let crec = state
-            .store
-            .record(&keys.comparison(sid, &c.id))
-            .await?
-            .unwrap_or_default();
+        let crec = records.next().unwrap_or_default();
         let status = crec
             .get("status")
             .cloned()

@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CompareJob, JobContext, JobError};
+use crate::actors::CpuError;
 use crate::jobs::queue::reservation_field;
 use crate::store::{now_millis, now_secs, Record};
 
@@ -354,11 +355,19 @@ async fn summarize(ctx: &JobContext, sid: &str, bid: &str, expire_at: i64) -> Re
             }
         }
     }
-    let blob = ctx.pool.summarize(sides.0, sides.1, TOP).await?;
-    let error = if blob.is_none() {
-        "no baseline or no candidate dump could be parsed"
-    } else {
-        ""
+    // Only a pool that is going away is worth retrying; anything else would fail the same
+    // way on every delivery, so the batch ends with the reason instead of staying open.
+    let (blob, error) = match ctx.pool.summarize(sides.0, sides.1, TOP).await {
+        Ok(Some(b)) => (Some(b), String::new()),
+        Ok(None) => (
+            None,
+            "no baseline or no candidate dump could be parsed".to_owned(),
+        ),
+        Err(CpuError::Unavailable) => return Err(CpuError::Unavailable.into()),
+        Err(e) => {
+            tracing::error!(batch = %bid, error = %e, "could not summarize the batch");
+            (None, format!("could not summarize the batch: {e}"))
+        }
     };
     let _: i32 = redis::Script::new(SUMMARIZED_LUA)
         .key(keys.batch(sid, bid))
