@@ -84,11 +84,13 @@ impl Keyspace {
     pub fn batches(&self, sid: &str) -> String {
         format!("{}batches", self.session_root(sid))
     }
-    /// One batch's record (hash: baseline and candidate profile ids as JSON, created).
+    /// One batch's record (hash: baseline and candidate profile ids as JSON, created,
+    /// total, comparisons; the workers add the phase markers).
     pub fn batch(&self, sid: &str, bid: &str) -> String {
         format!("{}batch:{bid}", self.session_root(sid))
     }
-    /// One batch's computed summary (MessagePack+zstd), written once all parses ended.
+    /// One batch's computed summary (MessagePack+zstd), written by the worker that ended
+    /// the batch's last compare job.
     pub fn batch_data(&self, sid: &str, bid: &str) -> String {
         format!("{}batch:{bid}:data", self.session_root(sid))
     }

@@ -1,5 +1,6 @@
 //! Background jobs: `parse` (upload → stored profile) and `compare` (two stored profiles →
-//! stored comparison), their status records, and the apalis workers that run them.
+//! stored comparison), their status records, and the apalis workers that run them. Jobs of
+//! a batch also advance it when they end (`batch`: compare jobs, then the summary).
 //!
 //! Delivery is at-least-once: a job may run again after a worker died mid-way, so every
 //! handler checks its target first and writes results under deterministic keys.
