@@ -475,11 +475,18 @@ pub async fn get(
         "comparisons": comparisons,
         "reference_baseline": rec.get("reference_baseline").filter(|b| !b.is_empty()),
     });
-    if !rec.contains_key("summarized") {
+    // A record without `total` predates worker-side batches: the workers never advance
+    // it, but a summary the web tier stored back then is still served.
+    let legacy = !rec.contains_key("total");
+    if !legacy && !rec.contains_key("summarized") {
         out["status"] = json!("running");
         return Ok(HttpResponse::Accepted().json(out));
     }
     let cached: Option<Vec<u8>> = state.store.conn().get(keys.batch_data(sid, &id)).await?;
+    if legacy && cached.is_none() {
+        out["status"] = json!("running");
+        return Ok(HttpResponse::Accepted().json(out));
+    }
     let Some(blob) = cached else {
         out["status"] = json!("failed");
         out["error"] = json!(rec
