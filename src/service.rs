@@ -231,6 +231,7 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
         let ctx = JobContext {
             store: store.clone(),
             pool: CpuPool::start(threads),
+            queues: queues.clone(),
             wait_for_profiles: Duration::from_secs(60),
             parse_delay: Duration::from_millis(cfg.debug_parse_delay_ms),
         };

@@ -160,7 +160,7 @@ fn execute(args: SubmitArgs) -> Result<ExitCode, Failure> {
         .ok_or_else(|| Failure::bad_input("the server's answer has no batch_id"))?
         .to_owned();
 
-    let wait_bar = bar(files.len() as u64, "processing {bar:30} {pos}/{len} dumps");
+    let wait_bar = bar(files.len() as u64, "processing {bar:30} {pos}/{len} jobs");
     let deadline = Instant::now() + Duration::from_secs(args.timeout.max(1));
     let doc = loop {
         let res = client
@@ -169,7 +169,15 @@ fn execute(args: SubmitArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| server_error(&format!("cannot reach {base}"), e))?;
         let status = res.status();
         let doc: Value = res.json().unwrap_or(Value::Null);
-        wait_bar.set_position(doc["progress"]["done"].as_u64().unwrap_or(0));
+        // Parse and compare jobs (n of N) where the server reports both phases.
+        let (done, total) = match &doc["progress"]["jobs"] {
+            Value::Object(j) => (j.get("done"), j.get("total")),
+            _ => (doc["progress"].get("done"), doc["progress"].get("total")),
+        };
+        if let Some(n) = total.and_then(Value::as_u64) {
+            wait_bar.set_length(n);
+        }
+        wait_bar.set_position(done.and_then(Value::as_u64).unwrap_or(0));
         match status.as_u16() {
             200 => break doc,
             202 => {}

@@ -102,8 +102,14 @@ pub async fn style(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 #[derive(Debug, Default, Serialize)]
 struct KindStats {
     queued: u64,
+    /// Jobs running now (entries in the live workers' current-jobs hashes).
+    running: u64,
+    started: u64,
     done: u64,
     failed: u64,
+    /// Failed jobs by why they are dead (never re-run): bad input, or retries exhausted.
+    dead_bad_input: u64,
+    dead_retries_exhausted: u64,
     retries: u64,
     p50_secs: Option<f64>,
     p95_secs: Option<f64>,
@@ -237,7 +243,7 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
     for name in state.queues.names() {
         p.zrange_withscores(format!("{name}:workers"), 0, 999);
     }
-    let (jobs, janitor, sessions, failures, info, workers) = {
+    let (mut jobs, janitor, sessions, failures, info, mut workers) = {
         let vals: Vec<redis::Value> = p.query_async(&mut conn).await?;
         let mut it = vals.into_iter();
         let mut next = || it.next().unwrap_or(redis::Value::Nil);
@@ -256,8 +262,11 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
             let mut k = KindStats {
                 queued: queue_counts.get(2 * i).copied().unwrap_or(0)
                     + queue_counts.get(2 * i + 1).copied().unwrap_or(0),
+                started: num(&counters, &format!("{kind}_started")),
                 done: num(&counters, &format!("{kind}_done")),
                 failed: num(&counters, &format!("{kind}_failed")),
+                dead_bad_input: num(&counters, &format!("{kind}_dead_bad_input")),
+                dead_retries_exhausted: num(&counters, &format!("{kind}_dead_retries_exhausted")),
                 retries: num(&counters, &format!("{kind}_retries")),
                 duration_sum_secs: num::<i64>(&hist, &format!("{kind}_dur_sum_us")) as f64 / 1e6,
                 ..KindStats::default()
@@ -290,6 +299,32 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
         (jobs, janitor, sessions, failures, info, workers)
     };
 
+    // What each worker runs now: entries vanish with a killed worker's TTL, so every
+    // registered name is asked, alive or not.
+    let mut p = redis::pipe();
+    for w in &workers {
+        p.hgetall(keys.worker_jobs(w["name"].as_str().unwrap_or_default()));
+    }
+    let current: Vec<HashMap<String, String>> = if workers.is_empty() {
+        Vec::new()
+    } else {
+        p.query_async(&mut conn).await?
+    };
+    for (w, cur) in workers.iter_mut().zip(current) {
+        let mut list: Vec<Value> = cur
+            .values()
+            .filter_map(|v| serde_json::from_str::<Value>(v).ok())
+            .collect();
+        list.sort_by_key(|j| j["since"].as_i64().unwrap_or(0));
+        for j in &list {
+            if let Some(k) = j["kind"].as_str().and_then(|k| jobs.get_mut(k)) {
+                k.running += 1;
+            }
+        }
+        w["current_job"] = list.first().cloned().unwrap_or(Value::Null);
+        w["current_jobs"] = Value::Array(list);
+    }
+
     // The last hour, one bucket per minute, oldest first.
     let mut p = redis::pipe();
     for m in (minute - MINUTES + 1)..=minute {
@@ -302,7 +337,7 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
             let mut o = serde_json::Map::new();
             o.insert("minute".into(), json!(m * 60));
             for kind in KINDS {
-                for what in ["done", "failed", "retries"] {
+                for what in ["started", "done", "failed", "retries"] {
                     let f = format!("{kind}_{what}");
                     o.insert(f.clone(), json!(num::<u64>(&b, &f)));
                 }
@@ -402,6 +437,9 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
     let s = collect(&state).await?;
     let mut fams = Vec::new();
     let mut jobs = Vec::new();
+    let mut started = Vec::new();
+    let mut running = Vec::new();
+    let mut dead = Vec::new();
     let mut retries = Vec::new();
     let mut queued = Vec::new();
     let mut hists = Vec::new();
@@ -414,6 +452,16 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
         jobs.push(counter(
             &[("kind", kind), ("outcome", "failed")],
             k.failed as f64,
+        ));
+        started.push(counter(&[("kind", kind)], k.started as f64));
+        running.push(gauge(&[("kind", kind)], k.running as f64));
+        dead.push(counter(
+            &[("kind", kind), ("reason", "bad_input")],
+            k.dead_bad_input as f64,
+        ));
+        dead.push(counter(
+            &[("kind", kind), ("reason", "retries_exhausted")],
+            k.dead_retries_exhausted as f64,
         ));
         retries.push(counter(&[("kind", kind)], k.retries as f64));
         queued.push(gauge(&[("kind", kind)], k.queued as f64));
@@ -442,6 +490,24 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
         "Jobs finished, by kind and outcome (all processes).",
         MetricType::COUNTER,
         jobs,
+    ));
+    fams.push(family(
+        "profdiff_jobs_started_total",
+        "Jobs started, by kind (all processes; a re-delivered job counts again).",
+        MetricType::COUNTER,
+        started,
+    ));
+    fams.push(family(
+        "profdiff_jobs_running",
+        "Jobs running now, by kind (workers' current-jobs entries).",
+        MetricType::GAUGE,
+        running,
+    ));
+    fams.push(family(
+        "profdiff_jobs_dead_total",
+        "Failed jobs that will not run again, by kind and reason (bad_input, retries_exhausted).",
+        MetricType::COUNTER,
+        dead,
     ));
     fams.push(family(
         "profdiff_job_retries_total",

@@ -50,6 +50,10 @@ async fn janitor_removes_dead_sessions_only() {
     assert!(count(&dead_sid) > 0);
     let live_before = count(&live_sid);
 
+    // A batch of the dead session held compare slots; they are freed with it.
+    let field = format!("{dead_sid}:{}", "0".repeat(32));
+    let _: () = redis::Commands::hset(&mut r, keys.queue_reserved(), &field, 2).unwrap();
+
     let client = redis::Client::open(env.redis_url.as_str()).unwrap();
     let store = Store::new(client.get_connection_manager().await.unwrap(), keys.clone());
     let q = [keys.parse_queue(), keys.compare_queue()];
@@ -62,6 +66,8 @@ async fn janitor_removes_dead_sessions_only() {
         "{report:?}"
     );
     assert_eq!(count(&dead_sid), 0, "dead session keys left");
+    let held: bool = redis::Commands::hexists(&mut r, keys.queue_reserved(), &field).unwrap();
+    assert!(!held, "reserved slots of a dead session's batch left");
     assert!(!env.data_dir().join("uploads").join(&dead_sid).exists());
     assert_eq!(count(&live_sid), live_before, "live session touched");
     assert!(env.data_dir().join("uploads").join(&live_sid).exists());

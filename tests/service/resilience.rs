@@ -223,6 +223,7 @@ async fn backlog_past_8000_due_jobs_is_drained() {
             path: "/nonexistent".into(),
             name: "x.prof".into(),
             expire_at: 0,
+            batch: None,
         };
         queues.push_parse(job).await.unwrap();
     }

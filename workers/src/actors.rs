@@ -107,6 +107,43 @@ impl Handler<CompareBlobs> for CpuActor {
     }
 }
 
+/// Summarize a batch from its stored profile blobs (upload order within each side).
+#[derive(Debug)]
+pub struct SummarizeBatch {
+    /// Blobs of the parsed baseline runs.
+    pub baseline: Vec<Vec<u8>>,
+    /// Blobs of the parsed candidates.
+    pub candidates: Vec<Vec<u8>>,
+    /// Rows of the top-regressions/improvements lists.
+    pub top: usize,
+}
+
+impl Message for SummarizeBatch {
+    /// The encoded `profdiff.batch/v1` summary; `None` when a side is empty.
+    type Result = Result<Option<Vec<u8>>, CpuError>;
+}
+
+impl Handler<SummarizeBatch> for CpuActor {
+    type Result = Result<Option<Vec<u8>>, CpuError>;
+    fn handle(&mut self, msg: SummarizeBatch, _: &mut Self::Context) -> Self::Result {
+        guarded(|| {
+            let internal = |e: codec::CodecError| CpuError::Internal(e.to_string());
+            let dec = |v: &[Vec<u8>]| -> Result<Vec<crate::Profile>, CpuError> {
+                v.iter()
+                    .map(|b| codec::decode_profile_functions(b).map_err(internal))
+                    .collect()
+            };
+            let (b, c) = (dec(&msg.baseline)?, dec(&msg.candidates)?);
+            let br: Vec<&crate::Profile> = b.iter().collect();
+            let cr: Vec<&crate::Profile> = c.iter().collect();
+            match crate::compare::summarize(&br, &cr, crate::compare::DEFAULT_ALPHA, msg.top) {
+                Some(s) => Ok(Some(codec::encode(&s).map_err(internal)?)),
+                None => Ok(None),
+            }
+        })
+    }
+}
+
 fn guarded<T>(f: impl FnOnce() -> Result<T, CpuError>) -> Result<T, CpuError> {
     // A panic would take the pool thread down with it; turn it into a failed job instead.
     catch_unwind(AssertUnwindSafe(f))
@@ -136,6 +173,22 @@ impl CpuPool {
     pub async fn decode(&self, bytes: Vec<u8>, name: String) -> Result<DecodedBlob, CpuError> {
         self.addr
             .send(DecodeDump { bytes, name })
+            .await
+            .map_err(|_| CpuError::Unavailable)?
+    }
+    /// Summarizes a batch on the pool.
+    pub async fn summarize(
+        &self,
+        baseline: Vec<Vec<u8>>,
+        candidates: Vec<Vec<u8>>,
+        top: usize,
+    ) -> Result<Option<Vec<u8>>, CpuError> {
+        self.addr
+            .send(SummarizeBatch {
+                baseline,
+                candidates,
+                top,
+            })
             .await
             .map_err(|_| CpuError::Unavailable)?
     }

@@ -160,7 +160,20 @@ async fn sweep(
         }
     }
     report.sessions_removed = dead_sessions.len() as u64;
-    // 2. apalis keeps done/dead task data forever; our own records carry the outcome.
+    // 2. Compare slots held for batches that no longer exist (their session died or was
+    // cleared before the parses ended): the web tier writes a reservation and its batch
+    // record in one step, so a reservation without a batch is a leftover.
+    let held: Vec<String> = conn.hkeys(keys.queue_reserved()).await?;
+    for field in held {
+        let gone = match field.split_once(':') {
+            Some((sid, bid)) => !conn.exists::<_, bool>(keys.batch(sid, bid)).await?,
+            None => true,
+        };
+        if gone {
+            let _: () = conn.hdel(keys.queue_reserved(), &field).await?;
+        }
+    }
+    // 3. apalis keeps done/dead task data forever; our own records carry the outcome.
     for q in queues {
         for set in ["done", "dead"] {
             let n: u64 = redis::Script::new(PRUNE_LUA)

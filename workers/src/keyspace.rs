@@ -9,11 +9,14 @@
 //! - `session:{sid}:comparisons` — zset of comparison ids.
 //! - `session:{sid}:cmp:{cid}` — hash (baseline, candidate, status, job, error).
 //! - `session:{sid}:cmp:{cid}:data` — the comparison, MessagePack + zstd.
-//! - `session:{sid}:batches`, `session:{sid}:batch:{bid}` (+ `:data`) — batches.
+//! - `session:{sid}:batches`, `session:{sid}:batch:{bid}` (+ `:data`, `:parsed`,
+//!   `:compared`) — batches.
 //! - `session:{sid}:job:{jid}` — job status hash (kind, status, error, target).
 //! - `session:{sid}:jobs` — zset of job ids.
 //! - `sessions` — zset of live session ids by last activity (debug view, janitor).
 //! - `schema_version`, `janitor:last`, `janitor:lock`, `secret`, `stats` — service-wide records.
+//! - `reserved` — queue slots held for batches' future compare jobs.
+//! - `worker:{name}:jobs` — what a worker runs now (short TTL, refreshed while running).
 //! - `queue:parse`, `queue:compare` — apalis-redis queue names (it derives its own keys).
 //!
 //! Data keys carry the session's absolute expiry; `meta` carries the sliding one. A session
@@ -81,13 +84,33 @@ impl Keyspace {
     pub fn batches(&self, sid: &str) -> String {
         format!("{}batches", self.session_root(sid))
     }
-    /// One batch's record (hash: baseline and candidate profile ids as JSON, created).
+    /// One batch's record (hash: baseline and candidate profile ids as JSON, created,
+    /// total, comparisons; the workers add the phase markers).
     pub fn batch(&self, sid: &str, bid: &str) -> String {
         format!("{}batch:{bid}", self.session_root(sid))
     }
-    /// One batch's computed summary (MessagePack+zstd), written once all parses ended.
+    /// One batch's computed summary (MessagePack+zstd), written by the worker that ended
+    /// the batch's last compare job.
     pub fn batch_data(&self, sid: &str, bid: &str) -> String {
         format!("{}batch:{bid}:data", self.session_root(sid))
+    }
+    /// Profile ids of a batch whose parse job has ended (set; counts the parse phase).
+    pub fn batch_parsed(&self, sid: &str, bid: &str) -> String {
+        format!("{}batch:{bid}:parsed", self.session_root(sid))
+    }
+    /// Comparison ids of a batch whose compare job has ended (set; counts that phase).
+    pub fn batch_compared(&self, sid: &str, bid: &str) -> String {
+        format!("{}batch:{bid}:compared", self.session_root(sid))
+    }
+    /// Queue slots held for compare jobs that batches will add once their parses end
+    /// (hash `{sid}:{bid}` → count); admission control counts them as queued.
+    pub fn queue_reserved(&self) -> String {
+        format!("{}reserved", self.prefix)
+    }
+    /// Jobs a worker runs now (hash job id → JSON `{kind,job_id,since}`); its TTL is
+    /// refreshed while a job runs, so a killed worker's entry vanishes by itself.
+    pub fn worker_jobs(&self, worker: &str) -> String {
+        format!("{}worker:{worker}:jobs", self.prefix)
     }
     /// The session's job index (so `clear` needs no SCAN).
     pub fn jobs(&self, sid: &str) -> String {

@@ -27,19 +27,115 @@ pub fn bucket_field(kind: &str, secs: f64) -> String {
     }
 }
 
+/// Why a job ended failed. Either way it is dead: it is never run again (apalis gets an
+/// `AbortError`), so every failure is listed with its error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadReason {
+    /// The input was refused (bad dump, missing profile, ...); never retried.
+    BadInput,
+    /// Transient errors (Redis, I/O) outlasted every attempt.
+    RetriesExhausted,
+}
+
+impl DeadReason {
+    /// The word used in figures and failure entries.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeadReason::BadInput => "bad_input",
+            DeadReason::RetriesExhausted => "retries_exhausted",
+        }
+    }
+}
+
+/// A failed job's details for the failure list.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    /// The error shown to users.
+    pub error: &'a str,
+    /// Why it is dead.
+    pub reason: DeadReason,
+    /// Attempts made (1 for bad input; the retry budget when exhausted).
+    pub attempts: u32,
+    /// The profile or comparison id the job worked on.
+    pub target: &'a str,
+    /// The worker that ran it last.
+    pub worker: &'a str,
+}
+
+/// Records a job start: its kind's started total, this minute's `{kind}_started`, and the
+/// job in the worker's current-jobs hash (TTL `ttl_secs`, refreshed by the caller while
+/// the job runs). Best effort.
+pub async fn record_start(
+    conn: &mut ConnectionManager,
+    keys: &Keyspace,
+    kind: &str,
+    job_id: &str,
+    worker: &str,
+    ttl_secs: i64,
+) {
+    let now = crate::store::now_secs();
+    let mkey = keys.stats_minute(now.div_euclid(60));
+    let field = format!("{kind}_started");
+    let wkey = keys.worker_jobs(worker);
+    let entry = serde_json::json!({"kind": kind, "job_id": job_id, "since": now});
+    let mut p = redis::pipe();
+    p.hincr(keys.counters(), &field, 1)
+        .ignore()
+        .hincr(&mkey, &field, 1)
+        .ignore()
+        .expire(&mkey, MINUTE_TTL_SECS as i64)
+        .ignore()
+        .hset(&wkey, job_id, entry.to_string())
+        .ignore()
+        .expire(&wkey, ttl_secs)
+        .ignore();
+    if let Err(e) = p.query_async::<()>(conn).await {
+        tracing::warn!(error = %e, "could not record a job start");
+    }
+}
+
+/// Keeps a worker's current-jobs entry alive while a job runs.
+pub async fn refresh_current(
+    conn: &mut ConnectionManager,
+    keys: &Keyspace,
+    worker: &str,
+    ttl_secs: i64,
+) {
+    let r: redis::RedisResult<()> = redis::cmd("EXPIRE")
+        .arg(keys.worker_jobs(worker))
+        .arg(ttl_secs)
+        .query_async(conn)
+        .await;
+    if let Err(e) = r {
+        tracing::debug!(error = %e, "could not refresh the current-jobs entry");
+    }
+}
+
+/// Removes a finished job from its worker's current-jobs hash.
+pub async fn record_end(conn: &mut ConnectionManager, keys: &Keyspace, job_id: &str, worker: &str) {
+    let r: redis::RedisResult<()> = redis::cmd("HDEL")
+        .arg(keys.worker_jobs(worker))
+        .arg(job_id)
+        .query_async(conn)
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "could not clear the current-jobs entry");
+    }
+}
+
 /// Records a finished job: totals, this minute's bucket, its duration, and, when it
-/// failed, the error. Best effort: a lost figure must never fail a job.
+/// failed, the failure with its error. Best effort: a lost figure must never fail a job.
 pub async fn record_job(
     conn: &mut ConnectionManager,
     keys: &Keyspace,
     kind: &str,
     job_id: &str,
     secs: f64,
-    error: Option<&str>,
+    failure: Option<Failure<'_>>,
 ) {
     let now = crate::store::now_secs();
     let minute = now.div_euclid(60);
-    let outcome = if error.is_some() { "failed" } else { "done" };
+    let outcome = if failure.is_some() { "failed" } else { "done" };
     let field = format!("{kind}_{outcome}");
     let mkey = keys.stats_minute(minute);
     let dkey = keys.stats_durations(kind);
@@ -62,12 +158,20 @@ pub async fn record_job(
         .ignore()
         .ltrim(&dkey, 0, DURATIONS_KEPT - 1)
         .ignore();
-    if let Some(err) = error {
-        let entry = serde_json::json!({"kind": kind, "job_id": job_id, "error": err, "at": now});
-        p.lpush(keys.stats_failures(), entry.to_string())
-            .ignore()
-            .ltrim(keys.stats_failures(), 0, FAILURES_KEPT - 1)
-            .ignore();
+    if let Some(f) = failure {
+        let entry = serde_json::json!({"kind": kind, "job_id": job_id, "error": f.error,
+            "at": now, "reason": f.reason.as_str(), "attempts": f.attempts,
+            "target": f.target, "worker": f.worker, "secs": secs});
+        p.hincr(
+            keys.counters(),
+            format!("{kind}_dead_{}", f.reason.as_str()),
+            1,
+        )
+        .ignore()
+        .lpush(keys.stats_failures(), entry.to_string())
+        .ignore()
+        .ltrim(keys.stats_failures(), 0, FAILURES_KEPT - 1)
+        .ignore();
     }
     if let Err(e) = p.query_async::<()>(conn).await {
         tracing::warn!(error = %e, "could not record job figures");

@@ -3,19 +3,21 @@
 //! `profdiff.batch/v1` summary).
 //!
 //! Each dump becomes an ordinary profile with a parse job (so it also shows in
-//! `/api/profiles`). Once every parse has ended, the first read computes the summary on a
-//! blocking thread and stores it under `batch:{id}:data`; later reads (from any web
-//! process) load it from there.
+//! `/api/profiles`). The rest happens on the workers (`profdiff_workers::jobs::batch`):
+//! when the last parse ends they queue one compare job per candidate, and when the last
+//! of those ends they store the summary under `batch:{id}:data`. This module only creates
+//! the batch (with its comparison ids fixed up front) and reports on it.
 
 use std::path::PathBuf;
 
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::TryStreamExt;
-use profdiff_workers::compare::{summarize, BatchSummary, DEFAULT_ALPHA};
+use profdiff_workers::compare::BatchSummary;
+use profdiff_workers::jobs::batch::{BatchComparison, BatchPlan};
+use profdiff_workers::jobs::queue::reservation_field;
 use profdiff_workers::jobs::ParseJob;
 use profdiff_workers::store::{codec, now_millis};
-use profdiff_workers::Profile;
 use redis::AsyncCommands;
 use serde::Deserialize;
 use serde_json::json;
@@ -29,8 +31,6 @@ use crate::web::AppState;
 
 /// Most dumps in one batch (each is a parse job and a blob read for the summary).
 const MAX_BATCH_FILES: usize = 200;
-/// Rows of the top-regressions/improvements lists.
-const TOP: usize = 20;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -198,6 +198,23 @@ pub async fn create(
         ));
     }
 
+    // Admission for the whole batch: its parse jobs now and the compare jobs a worker
+    // queues later (held as reserved slots until then), so the batch never takes the
+    // queues past the cap.
+    let n_candidates = count(Role::Candidate);
+    let adding = (saved.len() + n_candidates) as u64;
+    let queued = match state.queues.depth().await {
+        Ok(q) => q,
+        Err(e) => {
+            remove_all(&saved).await;
+            return Err(e.into());
+        }
+    };
+    if queued.saturating_add(adding) > state.cfg.queue_cap {
+        remove_all(&saved).await;
+        return Err(ApiError::Busy { queued });
+    }
+
     let keys = state.store.keys();
     let sid = &*session.id;
     let now = now_millis();
@@ -265,8 +282,19 @@ pub async fn create(
             path: s.path.clone(),
             name: s.name.clone(),
             expire_at: session.expire_at,
+            batch: Some(bid.clone()),
         });
     }
+    // Comparison and job ids are fixed now so that whichever worker queues the compare
+    // jobs (and any repeat of that step) uses the same ones.
+    let comparisons: Vec<BatchComparison> = ids(Role::Candidate)
+        .into_iter()
+        .map(|c| BatchComparison {
+            candidate: c.to_owned(),
+            id: new_id(),
+            job: new_id(),
+        })
+        .collect();
     let bkey = keys.batch(sid, &bid);
     p.hset_multiple(
         &bkey,
@@ -274,7 +302,15 @@ pub async fn create(
             ("baseline", json!(ids(Role::Baseline)).to_string()),
             ("candidate", json!(ids(Role::Candidate)).to_string()),
             ("created", now.to_string()),
+            ("total", saved.len().to_string()),
+            ("comparisons", json!(comparisons).to_string()),
         ],
+    )
+    .ignore()
+    .hset(
+        keys.queue_reserved(),
+        reservation_field(sid, &bid),
+        n_candidates,
     )
     .ignore()
     .expire_at(&bkey, session.expire_at)
@@ -290,6 +326,13 @@ pub async fn create(
     }
     for job in jobs {
         state.queues.push_parse(job).await?;
+    }
+    for (o, c) in out
+        .iter_mut()
+        .filter(|o| o["role"] == "candidate")
+        .zip(&comparisons)
+    {
+        o["comparison_id"] = json!(c.id);
     }
     Ok(HttpResponse::Accepted().json(json!({
         "batch_id": bid,
@@ -324,17 +367,8 @@ pub struct BatchQuery {
     function: Option<String>,
 }
 
-fn id_list(rec: &profdiff_workers::store::Record, field: &str) -> Vec<String> {
-    rec.get(field)
-        .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|id| profdiff_workers::keyspace::is_valid_id(id))
-        .collect()
-}
-
-/// Progress while parsing; the summary once every parse has ended.
-#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id")), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing"), (status = 404, description = "No such batch"), (status = 422, description = "No baseline or no candidate parsed")))]
+/// Progress of both phases (parse, then compare); the summary once the workers stored it.
+#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id")), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing or comparing"), (status = 404, description = "No such batch"), (status = 422, description = "No baseline or no candidate parsed")))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -349,19 +383,35 @@ pub async fn get(
         .record(&keys.batch(sid, &id))
         .await?
         .ok_or(ApiError::NotFound("batch"))?;
-    let (base_ids, cand_ids) = (id_list(&rec, "baseline"), id_list(&rec, "candidate"));
+    let plan = BatchPlan::of(&rec);
+    let cmp_of: std::collections::HashMap<&str, &BatchComparison> = plan
+        .comparisons
+        .iter()
+        .map(|c| (c.candidate.as_str(), c))
+        .collect();
+    // Every run's and every comparison's record in one round trip.
+    let mut p = redis::pipe();
+    for pid in plan.baseline.iter().chain(&plan.candidates) {
+        p.hgetall(keys.profile(sid, pid));
+    }
+    for c in &plan.comparisons {
+        p.hgetall(keys.comparison(sid, &c.id));
+    }
+    let records: Vec<profdiff_workers::store::Record> = if p.is_empty() {
+        Vec::new()
+    } else {
+        p.query_async(&mut state.store.conn()).await?
+    };
+    let mut records = records.into_iter();
     let mut runs = Vec::new();
     let (mut done, mut failed) = (0usize, Vec::new());
-    for (role, pid) in base_ids
+    for (role, pid) in plan
+        .baseline
         .iter()
         .map(|p| ("baseline", p))
-        .chain(cand_ids.iter().map(|p| ("candidate", p)))
+        .chain(plan.candidates.iter().map(|p| ("candidate", p)))
     {
-        let prec = state
-            .store
-            .record(&keys.profile(sid, pid))
-            .await?
-            .unwrap_or_default();
+        let prec = records.next().unwrap_or_default();
         let status = prec
             .get("status")
             .cloned()
@@ -376,28 +426,79 @@ pub async fn get(
             }
             _ => {}
         }
-        runs.push(json!({"id": pid, "name": name, "role": role, "status": status}));
+        let mut run = json!({"id": pid, "name": name, "role": role, "status": status});
+        if let Some(c) = cmp_of.get(pid.as_str()) {
+            run["comparison_id"] = json!(c.id);
+        }
+        runs.push(run);
+    }
+    // The compare phase: one comparison per candidate, created by the worker that saw the
+    // last parse end (until then they are "pending").
+    let mut comparisons = Vec::with_capacity(plan.comparisons.len());
+    let (mut cmp_done, mut cmp_failed) = (0usize, 0usize);
+    for c in &plan.comparisons {
+        let crec = records.next().unwrap_or_default();
+        let status = crec
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| "pending".into());
+        match status.as_str() {
+            "done" => cmp_done += 1,
+            "failed" => {
+                cmp_done += 1;
+                cmp_failed += 1;
+            }
+            _ => {}
+        }
+        comparisons.push(json!({
+            "candidate": c.candidate,
+            "comparison_id": c.id,
+            "job_id": c.job,
+            "baseline": crec.get("baseline").filter(|b| !b.is_empty()),
+            "status": status,
+            "error": crec.get("error").filter(|e| !e.is_empty()),
+        }));
     }
     let total = runs.len();
     let n_failed = failed.len();
+    let n_cmp = plan.comparisons.len();
     let mut out = json!({
         "id": id.as_str(),
-        "progress": {"done": done, "total": total, "failed": failed.len()},
+        "progress": {
+            "done": done, "total": total, "failed": n_failed,
+            "parse": {"done": done, "total": total, "failed": n_failed},
+            "compare": {"done": cmp_done, "total": n_cmp, "failed": cmp_failed},
+            "jobs": {"done": done + cmp_done, "total": total + n_cmp},
+        },
         "failures": failed,
         "profiles": runs,
+        "comparisons": comparisons,
+        "reference_baseline": rec.get("reference_baseline").filter(|b| !b.is_empty()),
     });
-    if done < total {
+    // A record without `total` predates worker-side batches: the workers never advance
+    // it, but a summary the web tier stored back then is still served.
+    let legacy = !rec.contains_key("total");
+    if !legacy && !rec.contains_key("summarized") {
         out["status"] = json!("running");
         return Ok(HttpResponse::Accepted().json(out));
     }
-    let summary = match load_or_build(&state, sid, &id, &base_ids, &cand_ids).await? {
-        Some(s) => s,
-        None => {
-            out["status"] = json!("failed");
-            out["error"] = json!("no baseline or no candidate dump could be parsed");
-            return Ok(HttpResponse::UnprocessableEntity().json(out));
-        }
+    let cached: Option<Vec<u8>> = state.store.conn().get(keys.batch_data(sid, &id)).await?;
+    if legacy && cached.is_none() {
+        out["status"] = json!("running");
+        return Ok(HttpResponse::Accepted().json(out));
+    }
+    let Some(blob) = cached else {
+        out["status"] = json!("failed");
+        out["error"] = json!(rec
+            .get("summary_error")
+            .filter(|e| !e.is_empty())
+            .map(String::as_str)
+            .unwrap_or("no baseline or no candidate dump could be parsed"));
+        return Ok(HttpResponse::UnprocessableEntity().json(out));
     };
+    let summary = web::block(move || codec::decode::<BatchSummary>(&blob))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let q = q.into_inner();
     let detail = q
         .function
@@ -408,7 +509,7 @@ pub async fn get(
         0 => {}
         n => s.groups.functions.truncate(n),
     }
-    out["status"] = json!(if n_failed > 0 {
+    out["status"] = json!(if n_failed > 0 || cmp_failed > 0 {
         "done_with_failures"
     } else {
         "done"
@@ -426,69 +527,4 @@ pub async fn get(
         };
     }
     Ok(HttpResponse::Ok().json(out))
-}
-
-/// The stored summary, or one built now from the ready profiles (and stored).
-async fn load_or_build(
-    state: &AppState,
-    sid: &str,
-    bid: &str,
-    base_ids: &[String],
-    cand_ids: &[String],
-) -> ApiResult<Option<BatchSummary>> {
-    let keys = state.store.keys();
-    let dkey = keys.batch_data(sid, bid);
-    let mut conn = state.store.conn();
-    let cached: Option<Vec<u8>> = conn.get(&dkey).await?;
-    if let Some(blob) = cached {
-        let s = web::block(move || codec::decode::<BatchSummary>(&blob))
-            .await?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        return Ok(Some(s));
-    }
-    let mut blobs = (Vec::new(), Vec::new());
-    for (ids, out) in [(base_ids, &mut blobs.0), (cand_ids, &mut blobs.1)] {
-        for pid in ids {
-            if let Some(b) = state.store.get_profile_blob(sid, pid).await? {
-                out.push(b);
-            }
-        }
-    }
-    let built = web::block(move || -> Result<Option<(BatchSummary, Vec<u8>)>, String> {
-        let dec = |v: &[Vec<u8>]| -> Result<Vec<Profile>, String> {
-            v.iter()
-                .map(|b| codec::decode_profile_functions(b).map_err(|e| e.to_string()))
-                .collect()
-        };
-        let (b, c) = (dec(&blobs.0)?, dec(&blobs.1)?);
-        let br: Vec<&Profile> = b.iter().collect();
-        let cr: Vec<&Profile> = c.iter().collect();
-        match summarize(&br, &cr, DEFAULT_ALPHA, TOP) {
-            Some(s) => {
-                let blob = codec::encode(&s).map_err(|e| e.to_string())?;
-                Ok(Some((s, blob)))
-            }
-            None => Ok(None),
-        }
-    })
-    .await?
-    .map_err(ApiError::Internal)?;
-    let Some((summary, blob)) = built else {
-        return Ok(None);
-    };
-    let expire: Option<i64> = conn.expire_time(keys.batch(sid, bid)).await.ok();
-    match expire {
-        Some(at) if at > 0 => {
-            let _: () = redis::cmd("SET")
-                .arg(&dkey)
-                .arg(blob)
-                .arg("EXAT")
-                .arg(at)
-                .query_async(&mut conn)
-                .await?;
-        }
-        // The batch record has gone (cleared) meanwhile: keep nothing.
-        _ => {}
-    }
-    Ok(Some(summary))
 }

@@ -101,6 +101,7 @@ pub async fn create(
             baseline: body.baseline.clone(),
             candidate: body.candidate.clone(),
             expire_at: session.expire_at,
+            batch: None,
         })
         .await?;
     Ok(HttpResponse::Accepted().json(json!({

@@ -96,9 +96,16 @@ pub async fn clear(
     for id in &bids {
         doomed.push(keys.batch(sid, id));
         doomed.push(keys.batch_data(sid, id));
+        doomed.push(keys.batch_parsed(sid, id));
+        doomed.push(keys.batch_compared(sid, id));
     }
     for chunk in doomed.chunks(500) {
         let _: u64 = conn.del(chunk).await?;
+    }
+    // Slots held for the cleared batches' compare jobs are free again.
+    if !bids.is_empty() {
+        let fields: Vec<String> = bids.iter().map(|b| format!("{sid}:{b}")).collect();
+        let _: u64 = conn.hdel(keys.queue_reserved(), fields).await?;
     }
     let dir = state.cfg.uploads_dir().join(sid);
     let _ = tokio::fs::remove_dir_all(&dir).await;

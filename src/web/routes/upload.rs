@@ -258,6 +258,7 @@ pub async fn upload(
             path: s.path.clone(),
             name: s.name.clone(),
             expire_at: session.expire_at,
+            batch: None,
         });
     }
     for idx in [keys.profiles(sid), keys.jobs(sid)] {

@@ -1,9 +1,11 @@
 //! Background jobs: `parse` (upload → stored profile) and `compare` (two stored profiles →
-//! stored comparison), their status records, and the apalis workers that run them.
+//! stored comparison), their status records, and the apalis workers that run them. Jobs of
+//! a batch also advance it when they end (`batch`: compare jobs, then the summary).
 //!
 //! Delivery is at-least-once: a job may run again after a worker died mid-way, so every
 //! handler checks its target first and writes results under deterministic keys.
 
+pub mod batch;
 pub mod engine;
 pub mod queue;
 pub mod runner;
@@ -11,7 +13,7 @@ pub mod runner;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apalis::prelude::{AbortError, BoxDynError, Data};
+use apalis::prelude::{AbortError, BoxDynError, Data, WorkerContext};
 use serde::{Deserialize, Serialize};
 
 use crate::actors::{CpuError, CpuPool};
@@ -32,6 +34,10 @@ pub struct ParseJob {
     pub name: String,
     /// Absolute expiry of the session's data (unix seconds).
     pub expire_at: i64,
+    /// The batch this dump belongs to, if any (absent in jobs queued before batches moved
+    /// to the workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// Compare two profiles of one session.
@@ -49,6 +55,9 @@ pub struct CompareJob {
     pub candidate: String,
     /// Absolute expiry of the session's data (unix seconds).
     pub expire_at: i64,
+    /// The batch this comparison belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// What handlers share.
@@ -58,6 +67,8 @@ pub struct JobContext {
     pub store: Store,
     /// CPU pool.
     pub pool: CpuPool,
+    /// Queues (batches add compare jobs from the worker side).
+    pub queues: queue::Queues,
     /// How long a compare job waits for its profiles to be parsed.
     pub wait_for_profiles: Duration,
     /// Pause after a parse job is marked running (zero in production; the crash-recovery
@@ -127,39 +138,67 @@ where
     }
 }
 
+/// What `finish` needs to know about the job it records.
+struct Ended<'a> {
+    kind: &'a str,
+    session: &'a str,
+    job_id: &'a str,
+    /// Profile or comparison id.
+    target: &'a str,
+    target_key: &'a str,
+    expire_at: i64,
+    worker: &'a str,
+}
+
 async fn finish(
     ctx: &JobContext,
-    kind: &str,
-    session: &str,
-    job_id: &str,
-    target_key: &str,
-    expire_at: i64,
+    job: &Ended<'_>,
     (result, started): (Result<(), JobError>, std::time::Instant),
 ) -> Result<(), BoxDynError> {
+    use crate::metrics::{DeadReason, Failure};
     let secs = started.elapsed().as_secs_f64();
     let keys = ctx.store.keys();
+    let (kind, job_id) = (job.kind, job.job_id);
     match result {
         Ok(()) => {
             crate::metrics::record_job(&mut ctx.store.conn(), keys, kind, job_id, secs, None).await;
             Ok(())
         }
         Err(e) => {
-            let msg = match &e {
-                JobError::Input(m) => m.clone(),
-                JobError::Transient(m) => format!("gave up after {MAX_ATTEMPTS} attempts: {m}"),
+            let (msg, reason, attempts) = match &e {
+                JobError::Input(m) => (m.clone(), DeadReason::BadInput, 1),
+                JobError::Transient(m) => (
+                    format!("gave up after {MAX_ATTEMPTS} attempts: {m}"),
+                    DeadReason::RetriesExhausted,
+                    MAX_ATTEMPTS,
+                ),
             };
-            crate::metrics::record_job(&mut ctx.store.conn(), keys, kind, job_id, secs, Some(&msg))
-                .await;
+            let failure = Failure {
+                error: &msg,
+                reason,
+                attempts,
+                target: job.target,
+                worker: job.worker,
+            };
+            crate::metrics::record_job(
+                &mut ctx.store.conn(),
+                keys,
+                kind,
+                job_id,
+                secs,
+                Some(failure),
+            )
+            .await;
             tracing::info!(job = %job_id, error = %msg, "job failed");
             let marked = ctx
                 .store
                 .set_status(
-                    session,
+                    job.session,
                     job_id,
-                    target_key,
+                    job.target_key,
                     JobStatus::Failed,
                     Some(&msg),
-                    expire_at,
+                    job.expire_at,
                 )
                 .await;
             if let Err(store_err) = marked {
@@ -171,22 +210,113 @@ async fn finish(
     }
 }
 
+/// A job shown as running in its worker's current-jobs hash for as long as it runs: the
+/// entry's TTL (3 heartbeats) is refreshed every heartbeat, so a killed worker's entry
+/// vanishes by itself.
+struct CurrentJob {
+    ctx: JobContext,
+    job_id: String,
+    worker: String,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl CurrentJob {
+    async fn start(ctx: &JobContext, kind: &str, job_id: &str, worker: &str) -> Self {
+        let beat = ctx.queues.settings().heartbeat.max(Duration::from_secs(1));
+        let ttl = i64::try_from(beat.as_secs().saturating_mul(3)).unwrap_or(15);
+        crate::metrics::record_start(
+            &mut ctx.store.conn(),
+            ctx.store.keys(),
+            kind,
+            job_id,
+            worker,
+            ttl,
+        )
+        .await;
+        let refresher = {
+            let (store, worker) = (ctx.store.clone(), worker.to_owned());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(beat);
+                tick.tick().await; // the first tick is immediate
+                loop {
+                    tick.tick().await;
+                    crate::metrics::refresh_current(&mut store.conn(), store.keys(), &worker, ttl)
+                        .await;
+                }
+            })
+        };
+        Self {
+            ctx: ctx.clone(),
+            job_id: job_id.to_owned(),
+            worker: worker.to_owned(),
+            refresher,
+        }
+    }
+
+    async fn end(self) {
+        self.refresher.abort();
+        let store = &self.ctx.store;
+        crate::metrics::record_end(&mut store.conn(), store.keys(), &self.job_id, &self.worker)
+            .await;
+    }
+}
+
+impl Drop for CurrentJob {
+    fn drop(&mut self) {
+        // Cancelled handler (shutdown): stop refreshing; the entry expires on its own.
+        self.refresher.abort();
+    }
+}
+
 /// The `parse` handler.
-pub async fn handle_parse(job: ParseJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+pub async fn handle_parse(
+    job: ParseJob,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
+    let current = CurrentJob::start(ctx, "parse", &job.job_id, worker.name()).await;
+    let outcome = parse_and_advance(&job, ctx, worker.name()).await;
+    current.end().await;
+    outcome
+}
+
+async fn parse_and_advance(
+    job: &ParseJob,
+    ctx: &JobContext,
+    worker: &str,
+) -> Result<(), BoxDynError> {
     let key = ctx.store.keys().profile(&job.session, &job.profile_id);
     let started = std::time::Instant::now();
-    let result = with_retries("parse", Some(ctx), || run_parse(&job, ctx)).await;
-    finish(
-        ctx,
-        "parse",
-        &job.session,
-        &job.job_id,
-        &key,
-        job.expire_at,
-        (result, started),
-    )
-    .await
+    let result = with_retries("parse", Some(ctx), || run_parse(job, ctx)).await;
+    let ended = Ended {
+        kind: "parse",
+        session: &job.session,
+        job_id: &job.job_id,
+        target: &job.profile_id,
+        target_key: &key,
+        expire_at: job.expire_at,
+        worker,
+    };
+    let outcome = finish(ctx, &ended, (result, started)).await;
+    if let (Some(bid), true) = (&job.batch, is_final(&outcome)) {
+        let step = || batch::parse_ended(ctx, &job.session, bid, &job.profile_id, job.expire_at);
+        if let Err(e) = with_retries("batch", None, step).await {
+            // Not an AbortError: apalis delivers the job again and the step is repeated.
+            tracing::error!(batch = %bid, error = %e, "could not advance the batch");
+            return Err(Box::new(e));
+        }
+    }
+    outcome
+}
+
+/// Whether a handler's outcome is the job's last word (done, or failed for good), as
+/// opposed to an error that has apalis deliver it again.
+fn is_final(outcome: &Result<(), BoxDynError>) -> bool {
+    match outcome {
+        Ok(()) => true,
+        Err(e) => e.downcast_ref::<AbortError>().is_some(),
+    }
 }
 
 async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
@@ -238,24 +368,48 @@ async fn run_parse(job: &ParseJob, ctx: &JobContext) -> Result<(), JobError> {
 }
 
 /// The `compare` handler.
-pub async fn handle_compare(job: CompareJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+pub async fn handle_compare(
+    job: CompareJob,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
+    let current = CurrentJob::start(ctx, "compare", &job.job_id, worker.name()).await;
+    let outcome = compare_and_advance(&job, ctx, worker.name()).await;
+    current.end().await;
+    outcome
+}
+
+async fn compare_and_advance(
+    job: &CompareJob,
+    ctx: &JobContext,
+    worker: &str,
+) -> Result<(), BoxDynError> {
     let key = ctx
         .store
         .keys()
         .comparison(&job.session, &job.comparison_id);
     let started = std::time::Instant::now();
-    let result = with_retries("compare", Some(ctx), || run_compare(&job, ctx)).await;
-    finish(
-        ctx,
-        "compare",
-        &job.session,
-        &job.job_id,
-        &key,
-        job.expire_at,
-        (result, started),
-    )
-    .await
+    let result = with_retries("compare", Some(ctx), || run_compare(job, ctx)).await;
+    let ended = Ended {
+        kind: "compare",
+        session: &job.session,
+        job_id: &job.job_id,
+        target: &job.comparison_id,
+        target_key: &key,
+        expire_at: job.expire_at,
+        worker,
+    };
+    let outcome = finish(ctx, &ended, (result, started)).await;
+    if let (Some(bid), true) = (&job.batch, is_final(&outcome)) {
+        let step =
+            || batch::compare_ended(ctx, &job.session, bid, &job.comparison_id, job.expire_at);
+        if let Err(e) = with_retries("batch", None, step).await {
+            tracing::error!(batch = %bid, error = %e, "could not advance the batch");
+            return Err(Box::new(e));
+        }
+    }
+    outcome
 }
 
 async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError> {

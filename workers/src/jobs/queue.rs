@@ -57,7 +57,13 @@ pub struct Queues {
     conn: ConnectionManager,
     parse_name: String,
     compare_name: String,
+    reserved: String,
     settings: QueueSettings,
+}
+
+/// Field of [`Keyspace::queue_reserved`] holding one batch's reserved compare slots.
+pub fn reservation_field(sid: &str, bid: &str) -> String {
+    format!("{sid}:{bid}")
 }
 
 /// apalis-redis config for one queue name.
@@ -80,6 +86,7 @@ impl Queues {
             conn,
             parse_name: keys.parse_queue(),
             compare_name: keys.compare_queue(),
+            reserved: keys.queue_reserved(),
             settings,
         }
     }
@@ -115,15 +122,28 @@ impl Queues {
             .await
             .map_err(|e| QueueError::Push(e.to_string()))
     }
-    /// Jobs waiting (scheduled + active) over both queues.
+    /// Jobs waiting (scheduled + active) over both queues, plus the compare jobs that
+    /// running batches hold slots for (they are queued by a worker later, so admission
+    /// must count them now or a batch could push the queue past the cap).
     pub async fn depth(&self) -> Result<u64, QueueError> {
         let mut p = redis::pipe();
         for name in self.names() {
             p.zcard(format!("{name}:scheduled"))
                 .llen(format!("{name}:active"));
         }
-        let counts: Vec<u64> = p.query_async(&mut self.conn.clone()).await?;
-        Ok(counts.iter().sum())
+        p.hvals(&self.reserved);
+        let (c0, c1, c2, c3, held): (u64, u64, u64, u64, Vec<i64>) =
+            p.query_async(&mut self.conn.clone()).await?;
+        let held: i64 = held.iter().map(|n| (*n).max(0)).sum();
+        Ok(c0 + c1 + c2 + c3 + held.unsigned_abs())
+    }
+    /// Compare slots held for batches (see [`Queues::depth`]).
+    pub async fn reserved(&self) -> Result<u64, QueueError> {
+        let held: Vec<i64> = redis::cmd("HVALS")
+            .arg(&self.reserved)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(held.iter().map(|n| (*n).max(0).unsigned_abs()).sum())
     }
     /// Moves due jobs from `scheduled` to `active`, at most `chunk` per queue per call.
     pub async fn promote_due(&self, chunk: usize) -> Result<u64, QueueError> {

@@ -61,6 +61,15 @@ function table(node, head, rows) {
   node.replaceChildren(...out);
 }
 
+/** What a worker runs now: the oldest of its current jobs, and how many more. */
+function current(w) {
+  const list = w.current_jobs || [];
+  if (!list.length) return 'idle';
+  const j = list[0];
+  const more = list.length > 1 ? ` (+${list.length - 1} more)` : '';
+  return `${j.kind} ${j.job_id} since ${new Date(j.since * 1000).toLocaleTimeString()}${more}`;
+}
+
 function render(s) {
   const host = s.host;
   const mem = s.redis_memory || {};
@@ -73,14 +82,14 @@ function render(s) {
     card('disk free', `${bytes(host.disk_available_bytes)} / ${bytes(host.disk_total_bytes)}`),
     card('this process', `${host.process} · ${bytes(host.process_rss_bytes)}`),
   );
-  chart($('chart-jobs'), s.per_minute, ['parse_done', 'compare_done']);
+  chart($('chart-jobs'), s.per_minute, ['parse_started', 'parse_done', 'compare_started', 'compare_done']);
   chart($('chart-fail'), s.per_minute, ['parse_failed', 'compare_failed', 'parse_retries', 'compare_retries']);
-  table($('kinds'), ['kind', 'queued', 'done', 'failed', 'retries', 'p50', 'p95'],
-    Object.entries(s.jobs).map(([k, v]) => [k, v.queued, v.done, v.failed, v.retries, secs(v.p50_secs), secs(v.p95_secs)]));
-  table($('workers'), ['worker', 'kind', 'host', 'last heartbeat', 'alive'],
-    s.workers.map((w) => [w.name, w.kind, w.host, new Date(w.last_heartbeat * 1000).toLocaleTimeString(), w.alive ? 'yes' : 'no']));
-  table($('failures'), ['when', 'kind', 'job', 'error'],
-    s.recent_failures.map((f) => [new Date(f.at * 1000).toLocaleTimeString(), f.kind, f.job_id, f.error]));
+  table($('kinds'), ['kind', 'queued', 'running', 'started', 'done', 'failed', 'dead: bad input', 'dead: retries exhausted', 'retries', 'p50', 'p95'],
+    Object.entries(s.jobs).map(([k, v]) => [k, v.queued, v.running, v.started, v.done, v.failed, v.dead_bad_input, v.dead_retries_exhausted, v.retries, secs(v.p50_secs), secs(v.p95_secs)]));
+  table($('workers'), ['worker', 'kind', 'host', 'last heartbeat', 'alive', 'current job'],
+    s.workers.map((w) => [w.name, w.kind, w.host, new Date(w.last_heartbeat * 1000).toLocaleTimeString(), w.alive ? 'yes' : 'no', current(w)]));
+  table($('failures'), ['when', 'kind', 'job', 'target', 'reason', 'attempts', 'worker', 'error'],
+    s.recent_failures.map((f) => [new Date(f.at * 1000).toLocaleTimeString(), f.kind, f.job_id, f.target || '', f.reason || '', f.attempts ?? '', f.worker || '', f.error]));
   $('janitor').textContent = s.janitor ? JSON.stringify(s.janitor, null, 2) : 'not run yet';
   $('status').textContent = `updated ${new Date(s.at * 1000).toLocaleTimeString()}`;
 }
