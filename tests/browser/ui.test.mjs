@@ -553,10 +553,13 @@ test('batch page: roles, refusals, upload, progress, summary equal to the API, s
   const id = batchId(page);
   const want = await expectedBatch(page, id);
   assert.equal(want.status, 'done_with_failures');
-  assert.deepEqual(want.progress, { done: 4, total: 4, failed: 1 });
-  assert.match((await page.textContent('#batch-progress-text')) ?? '', /^4 of 4 done, 1 failed/);
+  const { done, total, failed, compare } = want.progress;
+  assert.deepEqual({ done, total, failed }, { done: 4, total: 4, failed: 1 });
+  // The failed candidate's comparison fails with it; the two good ones are compared.
+  assert.deepEqual(compare, { done: 3, total: 3, failed: 1 });
+  assert.match((await page.textContent('#batch-progress-text')) ?? '', /^4 of 4 done, 1 failed; 3 of 3 comparisons — finished/);
   assert.equal(await page.getAttribute('#batch-progress-text', 'aria-live'), 'polite');
-  assert.equal(await page.$eval('#batch-progress', (p) => /** @type {HTMLProgressElement} */ (p).value), 4);
+  assert.equal(await page.$eval('#batch-progress', (p) => /** @type {HTMLProgressElement} */ (p).value), want.progress.jobs.done);
   // The bad file is reported with the parser's message; the rest made the summary.
   assert.equal(want.failures.length, 1);
   assert.equal(want.failures[0][0], 'random_bytes.prof');

@@ -318,11 +318,15 @@ async function resultView(main, id) {
 
   /** @param {BatchState} st */
   function paintProgress(st) {
-    const { done, total, failed } = st.progress;
-    bar.max = Math.max(1, total);
-    bar.value = done;
-    const state = st.status === 'running' ? 'parsing…' : st.status === 'failed' ? 'stopped.' : 'finished.';
-    text.textContent = `${fmtInt(done)} of ${fmtInt(total)} done${failed ? `, ${fmtInt(failed)} failed` : ''} — ${state}`;
+    const { done, total, failed, compare, jobs } = st.progress;
+    // The bar counts every job (parses, then the comparisons they start) when the
+    // server reports them; the words keep files and comparisons apart.
+    bar.max = Math.max(1, jobs?.total ?? total);
+    bar.value = jobs?.done ?? done;
+    const comparing = compare && compare.total > 0 && done >= total;
+    const state = st.status === 'running' ? (comparing ? 'comparing…' : 'parsing…') : st.status === 'failed' ? 'stopped.' : 'finished.';
+    const cmp = compare && compare.total > 0 ? `; ${fmtInt(compare.done)} of ${fmtInt(compare.total)} comparisons` : '';
+    text.textContent = `${fmtInt(done)} of ${fmtInt(total)} done${failed ? `, ${fmtInt(failed)} failed` : ''}${cmp} — ${state}`;
     section.dataset.status = st.status;
     failures.replaceChildren(
       ...(st.failures.length === 0

@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
 
 use crate::compare::{Comparison, FunctionDiff};
 
@@ -51,12 +51,26 @@ pub fn footprint(c: &Comparison) -> u64 {
 impl ComparisonCache {
     /// A cache holding at most `capacity_bytes` of comparisons.
     pub fn new(capacity_bytes: u64) -> Self {
-        // A medium comparison (5,600 rows) is ~1 MB: size the index for that.
+        // A medium comparison (5,600 rows) is ~1.3 MB: size the index for that.
         let items = usize::try_from(capacity_bytes >> 20)
             .unwrap_or(usize::MAX)
             .max(16);
+        // New entries start "cold"; at the default 3 % of the space a fresh 1 MB entry
+        // was pushed out by the next insert, before its first read. Reads here follow
+        // writes closely (recency, not frequency), so half the space is for new entries.
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(items)
+            .weight_capacity(capacity_bytes)
+            .hot_allocation(0.5)
+            .build()
+            .expect("estimated items and weight capacity are set");
         Self {
-            inner: Cache::with_weighter(items, capacity_bytes, ByBytes),
+            inner: Cache::with_options(
+                options,
+                ByBytes,
+                DefaultHashBuilder::default(),
+                DefaultLifecycle::default(),
+            ),
         }
     }
 
@@ -127,5 +141,21 @@ mod tests {
             cache.get("s", "c49").is_some(),
             "the newest entry must be kept"
         );
+    }
+
+    #[test]
+    fn a_fresh_entry_survives_the_next_inserts() {
+        // The pattern of the service: a compare job inserts, the poll reads soon after,
+        // while other sessions' comparisons keep arriving.
+        let c = Arc::new(cmp_of("textpipe"));
+        let cache = ComparisonCache::new(footprint(&c) * 10);
+        let mut hits = 0;
+        for i in 0..100 {
+            cache.insert("s", &format!("c{i}"), c.clone());
+            if i >= 2 && cache.get("s", &format!("c{}", i - 2)).is_some() {
+                hits += 1;
+            }
+        }
+        assert!(hits >= 95, "only {hits} of 98 reads two inserts later hit");
     }
 }
