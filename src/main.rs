@@ -1,16 +1,31 @@
 //! `profdiff` binary entry point: parses the command line and hands off.
 //! `anyhow` lives only here and in the service start-up; the library crates use `thiserror`.
 
+#[cfg(target_os = "linux")]
+mod alloc;
 mod cli;
 mod config;
 mod service;
 mod telemetry;
 mod web;
 
+/// jemalloc for the service, the platform allocator for one-shot commands (see alloc.rs).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static GLOBAL: alloc::ByCommand = alloc::ByCommand;
+
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Which allocator this process runs on (`jemalloc` or `system`).
+pub(crate) fn allocator_name() -> &'static str {
+    #[cfg(target_os = "linux")]
+    return alloc::name();
+    #[cfg(not(target_os = "linux"))]
+    return "system";
+}
 
 /// Decode and compare Python profile dumps (cProfile, profile, yappi; marshal or pickle).
 #[derive(Debug, Parser)]
@@ -40,28 +55,7 @@ enum Command {
     Migrate(config::Config),
 }
 
-/// Caps glibc's malloc arenas at two unless `MALLOC_ARENA_MAX` says otherwise.
-///
-/// glibc gives threads that contend for malloc arenas of their own (up to 8 per core);
-/// the service's many short-lived blocking threads then scatter large upload and blob
-/// buffers over them, and the server's RSS crept up by ~18 % over 10,000 uploads before
-/// levelling off. Two arenas halved RSS and kept it flat, at no CPU cost we could
-/// measure (docs/service.md, "Measured").
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets a tunable; called before the runtime starts threads.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
-
 fn run_service(cfg: config::Config, role: Option<service::Role>) -> ExitCode {
-    limit_malloc_arenas();
     telemetry::init();
     // SyncArbiter actors need an actix System around the async runtime.
     let system = actix_web::rt::System::new();

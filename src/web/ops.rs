@@ -130,6 +130,8 @@ struct HostStats {
     disk_total_bytes: u64,
     process: String,
     process_rss_bytes: u64,
+    /// `jemalloc` in the service processes (see src/alloc.rs).
+    allocator: &'static str,
 }
 
 /// Everything the dashboard shows.
@@ -207,6 +209,7 @@ fn host_stats(data_dir: &Path) -> HostStats {
         .filter(|d| dir.starts_with(d.mount_point()))
         .max_by_key(|d| d.mount_point().as_os_str().len());
     HostStats {
+        allocator: crate::allocator_name(),
         host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
         cpu_usage_percent: sys.global_cpu_usage(),
         memory_used_bytes: sys.used_memory(),

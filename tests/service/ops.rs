@@ -246,6 +246,8 @@ async fn figures_match_a_scripted_sequence() {
     assert!(s["redis_memory"]["used_memory"].as_u64().unwrap() > 0);
     assert!(s["host"]["memory_total_bytes"].as_u64().unwrap() > 0);
     assert!(s["host"]["disk_total_bytes"].as_u64().unwrap() > 0);
+    // The service runs on jemalloc (src/alloc.rs); one-shot commands do not.
+    assert_eq!(s["host"]["allocator"], "jemalloc");
     // The job figures leave /api/health's own counters readable.
     let (st, h) = get_json(&c, &srv.url("/api/health")).await;
     assert_eq!(st, StatusCode::OK, "{h}");
