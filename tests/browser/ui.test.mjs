@@ -30,39 +30,63 @@ let browser;
 /** Console errors and page errors of every page, checked after each test. @type {string[]} */
 let consoleErrors = [];
 
-function startServer() {
+/**
+ * Starts `profdiff serve` on a random port with its own Redis key prefix and data dir.
+ * @param {string} keyPrefix
+ * @param {string} dir
+ * @param {Record<string, string>} [extraEnv]
+ * @returns {Promise<{proc: import('node:child_process').ChildProcess, url: string}>}
+ */
+function spawnServer(keyPrefix, dir, extraEnv = {}) {
   return new Promise((resolve, reject) => {
-    server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0'], {
+    const proc = spawn(BIN, ['serve', '--bind', '127.0.0.1:0'], {
       env: {
         ...process.env,
         REDIS_URL,
-        REDIS_PREFIX: prefix,
-        DATA_DIR: dataDir,
+        REDIS_PREFIX: keyPrefix,
+        DATA_DIR: dir,
         JANITOR_INTERVAL_SECS: '0',
         RUST_LOG: 'warn',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const timer = setTimeout(() => reject(new Error('profdiff did not start within 30 s')), 30_000);
     let buf = '';
-    server.stdout?.on('data', (d) => {
+    let url = '';
+    proc.stdout?.on('data', (d) => {
       buf += d;
       const m = buf.match(/profdiff listening on (http:\/\/\S+)/);
-      if (m && !base) {
-        base = m[1];
+      if (m && !url) {
+        url = m[1];
         clearTimeout(timer);
-        resolve(base);
+        resolve({ proc, url });
       }
     });
-    server.on('exit', (code) => {
-      if (!base) reject(new Error(`profdiff exited early with ${code}`));
+    proc.on('exit', (code) => {
+      if (!url) reject(new Error(`profdiff exited early with ${code}`));
     });
   });
 }
 
-function deleteKeys() {
+async function startServer() {
+  const s = await spawnServer(prefix, dataDir);
+  server = s.proc;
+  base = s.url;
+}
+
+/** SIGTERM, then SIGKILL after 10 s. @param {import('node:child_process').ChildProcess} proc */
+async function stopServer(proc) {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (proc.exitCode === null) proc.kill('SIGKILL');
+}
+
+function deleteKeys(keyPrefix = prefix) {
   try {
-    const keys = execFileSync('redis-cli', ['-u', REDIS_URL, '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8' })
+    const keys = execFileSync('redis-cli', ['-u', REDIS_URL, '--scan', '--pattern', `${keyPrefix}*`], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean);
     for (let i = 0; i < keys.length; i += 200) execFileSync('redis-cli', ['-u', REDIS_URL, 'del', ...keys.slice(i, i + 200)]);
@@ -83,12 +107,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
+  if (server) await stopServer(server);
   deleteKeys();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -675,4 +694,271 @@ test('assets: strict CSP, revalidation, no inline script or style', async () => 
   const js = await fetch(base + '/assets/app.js');
   assert.match(js.headers.get('content-type') ?? '', /javascript/);
   assert.equal((await fetch(base + '/assets/nope.js')).status, 404);
+});
+
+/** Axe's WCAG 2 A/AA violations in a page opened with `bypassCSP`. @param {import('playwright-core').Page} page */
+async function axeViolations(page) {
+  const axeSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  await page.addScriptTag({ content: axeSource });
+  return page.evaluate(async () => {
+    // @ts-ignore axe is a global from the injected script
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.length}× e.g. ${v.nodes[0]?.target})`);
+  });
+}
+
+/**
+ * What the ops page shows next to what it should show for GET /api/ops/stats fetched in
+ * the page at the same moment (with the page's own formatters). Host CPU/memory, Redis
+ * memory and heartbeat times move by themselves and are left out.
+ * @param {import('playwright-core').Page} page
+ */
+function opsShownAndWanted(page) {
+  return page.evaluate(async () => {
+    /** @type {any} */
+    const o = await import('/ops/ops.js');
+    const token = sessionStorage.getItem('profdiff-admin-token') ?? '';
+    /** @type {any} */
+    const s = await (await fetch('/api/ops/stats', { headers: { 'X-Admin-Token': token }, cache: 'no-store' })).json();
+    const text = (/** @type {Element|null} */ e) => (e?.textContent ?? '').trim();
+    const rows = (/** @type {string} */ sel) => [...document.querySelectorAll(`${sel} tbody tr`)].map((tr) => [...tr.children].map((c) => text(c)));
+    const card = (/** @type {string} */ k) => [text(document.querySelector(`.card[data-k="${k}"] b`)), document.querySelector(`.card[data-k="${k}"]`)?.getAttribute('data-v') ?? null];
+    const legend = (/** @type {string} */ id) => [...document.querySelectorAll(`#${id} .legend span[data-k]`)].map((e) => [e.getAttribute('data-k'), text(e)]);
+    const series = (/** @type {string} */ id) => [...document.querySelectorAll(`#${id} .legend span[data-k]`)].map((e) => e.getAttribute('data-k') ?? '');
+    const last = s.per_minute[s.per_minute.length - 1];
+    const wantLegend = (/** @type {string} */ id) =>
+      series(id).map((k) => [k, `${o.seriesLabel(k)}: ${last[k]} this minute, ${s.per_minute.reduce((/** @type {number} */ a, /** @type {any} */ r) => a + r[k], 0)} in the hour`]);
+    const shownAt = Number(document.getElementById('status')?.getAttribute('data-at'));
+    return {
+      minutes: [Math.floor(shownAt / 60), Math.floor(s.at / 60)],
+      stats: s,
+      shown: {
+        sessions: card('active_sessions'),
+        uploads: card('upload_bytes'),
+        kinds: rows('#kinds'),
+        workers: rows('#workers').map((r) => [r[0], r[1], r[2], r[4], r[5]]),
+        failures: rows('#failures'),
+        janitor: text(document.getElementById('janitor')),
+        jobsLegend: legend('chart-jobs'),
+        failLegend: legend('chart-fail'),
+        chartMinute: document.querySelector('#chart-jobs svg')?.getAttribute('data-minute'),
+      },
+      wanted: {
+        sessions: [String(s.active_sessions), String(s.active_sessions)],
+        uploads: [`${o.bytes(s.upload_bytes)} (${s.upload_files} files)`, String(s.upload_bytes)],
+        kinds: o.kinds(s).map((/** @type {string} */ k) => {
+          const v = s.jobs[k];
+          return [k, v.queued, v.running, v.started, v.done, v.failed, v.dead_bad_input, v.dead_retries_exhausted, v.retries, o.secs(v.p50_secs), o.secs(v.p95_secs)].map(String);
+        }),
+        workers: o.workers(s).map((/** @type {any} */ w) => [w.name, w.kind, w.host, w.alive ? 'yes' : 'no', o.current(w)]),
+        failures: s.recent_failures.map((/** @type {any} */ f) => [o.clock(f.at), f.kind, f.job_id, f.target || '', f.reason || '', String(f.attempts ?? ''), f.worker || '', f.error]),
+        janitor: o.janitor(s.janitor),
+        jobsLegend: wantLegend('chart-jobs'),
+        failLegend: wantLegend('chart-fail'),
+        chartMinute: String(last.minute),
+      },
+    };
+  });
+}
+
+test('ops page: token prompt, figures equal /api/ops/stats after uploads, a compare and a batch, live refresh, charts, axe, 375 px', async () => {
+  // Its own server: the admin token also opens the debug routes, which the other tests
+  // must not see; and its own key prefix gives figures of this test's jobs alone.
+  const opsPrefix = `pdui:${randomUUID().replace(/-/g, '')}:`;
+  const opsDir = mkdtempSync(join(tmpdir(), 'profdiff-ui-ops-'));
+  const token = randomUUID();
+  // The janitor runs once at start (the first tick is immediate), then not again here.
+  const ops = await spawnServer(opsPrefix, opsDir, { PROFDIFF_ADMIN_TOKEN: token, JANITOR_INTERVAL_SECS: '3600' });
+  /** @type {import('playwright-core').BrowserContext[]} */
+  const contexts = [];
+  try {
+    const stats = async () => {
+      const r = await fetch(`${ops.url}/api/ops/stats`, { headers: { 'X-Admin-Token': token } });
+      assert.equal(r.status, 200);
+      return /** @type {any} */ (await r.json());
+    };
+    // The page itself: strict CSP, nothing inline.
+    const res = await fetch(`${ops.url}/ops`);
+    assert.equal(res.status, 200);
+    assert.doesNotMatch(res.headers.get('content-security-policy') ?? '', /unsafe-inline/);
+    const html = await res.text();
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+    assert.doesNotMatch(html, /\sstyle=|<style/, 'no inline style');
+
+    // axe is injected as a script, which the page's CSP forbids: bypass it here only.
+    const opsCtx = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    contexts.push(opsCtx);
+    const page = await opsCtx.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(`${m.text()} @ ${m.location().url}`);
+    });
+    page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+    await page.goto(`${ops.url}/ops`);
+
+    // No token: a prompt that says what it wants, no empty dashboard.
+    await page.waitForSelector('#login:not([hidden])');
+    assert.match((await page.textContent('#login-msg')) ?? '', /admin token/);
+    assert.equal(await page.isHidden('#dash'), true);
+    assert.equal(await page.isHidden('#forget'), true);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token');
+    assert.deepEqual(await axeViolations(page), [], 'axe violations in the ops token prompt');
+    await page.screenshot({ path: join(SHOTS, 'ops-login.png') });
+
+    // A wrong token is refused in words and asked for again.
+    await page.fill('#token', 'not-the-token');
+    await page.press('#token', 'Enter');
+    await page.waitForSelector('#login-msg >> text=refused');
+    assert.equal(await page.isHidden('#dash'), true);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('profdiff-admin-token')), null);
+    // That 401 is the answer under test; the browser logs it by itself.
+    consoleErrors = consoleErrors.filter((e) => !e.includes('401'));
+
+    await page.fill('#token', token);
+    await page.click('#login button[type="submit"]');
+    await page.waitForSelector('#dash:not([hidden])');
+    await page.waitForSelector('#status[data-at]');
+    assert.equal(await page.isHidden('#login'), true);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('profdiff-admin-token')), token);
+    assert.ok(!page.url().includes(token), 'the token is never in the URL');
+    // Fresh prefix: nothing has run yet; the janitor has, once.
+    assert.match((await page.textContent('#janitor')) ?? '', /^last run /);
+
+    // A normal session drives the API: a good pair and a bad file, a compare, a batch.
+    const userCtx = await browser.newContext();
+    contexts.push(userCtx);
+    const user = await userCtx.newPage();
+    user.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+    await user.goto(`${ops.url}/`);
+    await user.waitForSelector('#dropzone');
+    /** @param {string} field @param {string[]} names */
+    const fileParts = (field, names) => names.map((n) => ({ field, name: n.split('/').pop() ?? n, bytes: [...readFileSync(join(FIX, n))] }));
+    /** @param {string} path @param {Array<{field: string, name: string, bytes: number[]}>} parts */
+    const post = (path, parts) =>
+      user.evaluate(
+        async ([p, ps]) => {
+          const fd = new FormData();
+          for (const f of /** @type {any[]} */ (ps)) fd.append(f.field, new File([new Uint8Array(f.bytes)], f.name));
+          const r = await fetch(/** @type {string} */ (p), { method: 'POST', body: fd });
+          return { status: r.status, body: await r.json() };
+        },
+        /** @type {[string, any[]]} */ ([path, parts]),
+      );
+    /** @param {string} path */
+    const get = (path) => user.evaluate(async (p) => {
+      const r = await fetch(p);
+      return { status: r.status, body: await r.json() };
+    }, path);
+    const until = async (/** @type {() => Promise<boolean>} */ done, /** @type {string} */ what, ms = 60_000) => {
+      const end = Date.now() + ms;
+      while (!(await done())) {
+        assert.ok(Date.now() < end, `timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+
+    const up = await post('/api/upload', fileParts('file', ['textpipe_before.prof', 'textpipe_after.prof', 'bad/random_bytes.prof']));
+    assert.equal(up.status, 202);
+    /** @type {any[]} */
+    let profiles = [];
+    await until(async () => {
+      profiles = (await get('/api/profiles')).body.profiles;
+      return profiles.length === 3 && profiles.every((p) => p.status === 'ready' || p.status === 'failed');
+    }, 'the uploads to parse');
+    const byName = (/** @type {string} */ n) => profiles.find((p) => p.name === n);
+    const bad = byName('random_bytes.prof');
+    assert.equal(bad.status, 'failed');
+    assert.ok(bad.error);
+    const cmp = await user.evaluate(async (body) => {
+      const r = await fetch('/api/compare', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: r.status, body: await r.json() };
+    }, { baseline: byName('textpipe_before.prof').id, candidate: byName('textpipe_after.prof').id });
+    assert.equal(cmp.status, 202);
+    await until(async () => (await get(`/api/comparisons/${cmp.body.comparison_id}?limit=1`)).status === 200, 'the comparison');
+    const batch = await post('/api/batches', [...fileParts('baseline', ['recursion_before.prof']), ...fileParts('candidate', ['recursion_after.prof'])]);
+    assert.equal(batch.status, 202);
+    await until(async () => (await get(`/api/batches/${batch.body.batch_id}`)).status === 200, 'the batch');
+
+    // The workers count a job at its end: wait until the figures have all of them.
+    await until(async () => {
+      const s = await stats();
+      return s.jobs.parse.done + s.jobs.parse.failed === 5 && s.jobs.compare.done === 2 && s.jobs.parse.running + s.jobs.compare.running === 0;
+    }, 'the job figures', 30_000);
+    const settled = await stats();
+    assert.deepEqual(
+      ['parse', 'compare'].map((k) => [k, settled.jobs[k].started, settled.jobs[k].done, settled.jobs[k].failed, settled.jobs[k].dead_bad_input, settled.jobs[k].queued]),
+      [['parse', 5, 4, 1, 1, 0], ['compare', 2, 2, 0, 0, 0]],
+    );
+    // The bad file is the one dead job, with the parser's error as the profile shows it.
+    assert.equal(settled.recent_failures.length, 1);
+    const dead = settled.recent_failures[0];
+    assert.deepEqual([dead.kind, dead.reason, dead.target], ['parse', 'bad_input', bad.id]);
+    assert.ok(dead.error.includes(bad.error) || bad.error.includes(dead.error), `dead job error ${dead.error} vs profile error ${bad.error}`);
+    // Every byte uploaded is on disk: the three uploads and the batch's two dumps.
+    const sent = ['textpipe_before.prof', 'textpipe_after.prof', 'bad/random_bytes.prof', 'recursion_before.prof', 'recursion_after.prof'].reduce((a, n) => a + readFileSync(join(FIX, n)).length, 0);
+    assert.deepEqual([settled.upload_bytes, settled.upload_files], [sent, 5]);
+    assert.ok(settled.active_sessions >= 1);
+    const host = settled.host.host;
+    assert.deepEqual([...new Set(settled.workers.map((/** @type {any} */ w) => w.kind))].sort(), ['compare', 'parse']);
+    for (const w of settled.workers) assert.deepEqual([w.host, w.alive], [host, true], `worker ${w.name}`);
+
+    // The page refreshes by itself: another upload shows up without a reload.
+    await page.evaluate(() => {
+      /** @type {any} */ (window).notReloaded = true;
+    });
+    const doneCell = () => page.textContent('#kinds tbody tr:first-child td:nth-child(5)');
+    await page.waitForFunction((t) => Number(document.getElementById('status')?.getAttribute('data-at')) >= t, settled.at, { timeout: 15_000 });
+    assert.equal(await doneCell(), '4');
+    const more = await post('/api/upload', fileParts('file', ['stdlibmix_before.prof']));
+    assert.equal(more.status, 202);
+    await page.waitForFunction(() => document.querySelector('#kinds tbody tr:first-child td:nth-child(5)')?.textContent === '5', null, { timeout: 20_000 });
+    await page.waitForFunction((n) => document.querySelector('.card[data-k="upload_bytes"]')?.getAttribute('data-v') === String(n), sent + readFileSync(join(FIX, 'stdlibmix_before.prof')).length, { timeout: 20_000 });
+    assert.equal(await page.evaluate(() => /** @type {any} */ (window).notReloaded), true);
+
+    // Everything shown equals the API at that moment (again after a minute boundary).
+    let seen = await opsShownAndWanted(page);
+    if (seen.minutes[0] !== seen.minutes[1]) {
+      await page.waitForFunction((t) => Number(document.getElementById('status')?.getAttribute('data-at')) > t, seen.stats.at, { timeout: 15_000 });
+      seen = await opsShownAndWanted(page);
+    }
+    assert.deepEqual(seen.shown, seen.wanted);
+    assert.equal(seen.shown.kinds.length, 2);
+    assert.equal(seen.shown.failures.length, 1);
+    assert.ok(seen.shown.failures[0][7].length > 0, 'the dead job shows its error');
+    assert.ok(seen.shown.workers.length >= 2);
+    // The charts: SVGs of the last hour, one point per minute, ending at the current minute
+    // at the height of its figure.
+    const s = seen.stats;
+    const lines = await page.$$eval('#chart-jobs svg polyline', (ps) => ps.map((p) => [p.getAttribute('data-k'), (p.getAttribute('points') ?? '').split(' ')]));
+    assert.equal(lines.length, 4);
+    const peak = Math.max(1, ...s.per_minute.flatMap((/** @type {any} */ r) => ['parse_started', 'parse_done', 'compare_started', 'compare_done'].map((k) => r[k])));
+    const last = s.per_minute[s.per_minute.length - 1];
+    assert.equal(last.minute, Math.floor(s.at / 60) * 60);
+    for (const [k, pts] of lines) {
+      assert.equal(pts.length, 60);
+      const y = Number((pts[59] ?? '').split(',')[1]);
+      assert.ok(Math.abs(y - (150 - 4 - (last[k ?? ''] * 142) / peak)) < 0.11, `${k}: last point at ${y} for ${last[k ?? '']} of ${peak}`);
+    }
+    const hourDone = s.per_minute.reduce((/** @type {number} */ a, /** @type {any} */ r) => a + r.parse_done, 0);
+    assert.equal(hourDone, 5, 'all parse jobs of this test are in the last hour');
+    assert.equal(await page.locator('#chart-fail svg polyline').count(), 4);
+    assert.ok(seen.shown.failLegend.some(([k, t]) => k === 'parse_failed' && / 1 in the hour$/.test(t ?? '')));
+    await page.screenshot({ path: join(SHOTS, 'ops.png'), fullPage: true });
+
+    assert.deepEqual(await axeViolations(page), [], 'axe violations in the ops dashboard');
+    await page.setViewportSize({ width: 375, height: 800 });
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0, 'ops page scrolls sideways');
+    assert.deepEqual(await axeViolations(page), [], 'axe violations in the ops dashboard at 375 px');
+    await page.screenshot({ path: join(SHOTS, 'ops-narrow.png'), fullPage: true });
+
+    // Forget the token: back to the prompt, nothing kept.
+    await page.click('#forget');
+    await page.waitForSelector('#login:not([hidden])');
+    assert.equal(await page.isHidden('#dash'), true);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('profdiff-admin-token')), null);
+  } finally {
+    for (const c of contexts) await c.close();
+    await stopServer(ops.proc);
+    deleteKeys(opsPrefix);
+    rmSync(opsDir, { recursive: true, force: true });
+  }
 });

@@ -16,9 +16,25 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
 /// A name no other worker has or had recently: apalis-redis makes a worker that
 /// re-registers under a name seen within one heartbeat exit silently.
 pub fn unique_worker_name(kind: &str) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    let host = host_name();
     let tag: u32 = rand::random();
     format!("{host}-{}-{kind}-{tag:08x}", std::process::id())
+}
+
+/// This machine's name for worker names (and so the /ops page's host column): `HOSTNAME`
+/// when exported, else the kernel's (shells set `HOSTNAME` without exporting it, so a
+/// service started by systemd or a test harness seldom has it), else `host`.
+fn host_name() -> String {
+    let named = |h: String| Some(h.trim().to_string()).filter(|h| !h.is_empty());
+    std::env::var("HOSTNAME")
+        .ok()
+        .and_then(named)
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .and_then(named)
+        })
+        .unwrap_or_else(|| "host".into())
 }
 
 /// Runs parse and compare workers (`concurrency` jobs each at a time) plus the chunked
