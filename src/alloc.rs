@@ -20,6 +20,16 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use tikv_jemallocator::Jemalloc;
 
+/// jemalloc's start-up options (the `_RJEM_MALLOC_CONF` variable still overrides them).
+///
+/// Two arenas instead of four per core: measured back to back under the 100-session load,
+/// server RSS fell from 200–205 MiB to 141–150 MiB at the same CPU per pair, and over
+/// 10,000 uploads RSS stayed within 116–131 MiB (+0.8 % first to last thousand) where
+/// the default wandered between 122 and 141 MiB.
+#[used]
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_CONF: &[u8; 10] = b"narenas:2\0";
+
 const UNDECIDED: u8 = 0;
 const PLATFORM: u8 = 1;
 const JEMALLOC: u8 = 2;
