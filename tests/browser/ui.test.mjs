@@ -393,16 +393,7 @@ test('accessibility: axe finds no WCAG 2 A/AA violations in the main views', asy
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   const page = await context.newPage();
   page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
-  const axeSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-  const audit = async (/** @type {string} */ view) => {
-    await page.addScriptTag({ content: axeSource });
-    const result = await page.evaluate(async () => {
-      // @ts-ignore axe is a global from the injected script
-      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return r.violations.map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.length}× e.g. ${v.nodes[0]?.target})`);
-    });
-    assert.deepEqual(result, [], `axe violations in the ${view} view`);
-  };
+  const audit = async (/** @type {string} */ view) => assert.deepEqual(await axeViolations(page), [], `axe violations in the ${view} view`);
   await page.goto(base + '/');
   await page.waitForSelector('#dropzone');
   await page.setInputFiles('#file-input', [join(FIX, 'textpipe_before.prof'), join(FIX, 'textpipe_after.prof'), join(FIX, 'bad', 'random_bytes.prof')]);
@@ -643,16 +634,7 @@ test('batch page, repeated runs: statistics equal the API; axe finds no violatio
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(`${m.text()} @ ${m.location().url}`);
   });
-  const axeSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-  const audit = async (/** @type {string} */ view) => {
-    await page.addScriptTag({ content: axeSource });
-    const result = await page.evaluate(async () => {
-      // @ts-ignore axe is a global from the injected script
-      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return r.violations.map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.length}× e.g. ${v.nodes[0]?.target})`);
-    });
-    assert.deepEqual(result, [], `axe violations in the ${view} view`);
-  };
+  const audit = async (/** @type {string} */ view) => assert.deepEqual(await axeViolations(page), [], `axe violations in the ${view} view`);
   await page.goto(base + '/#/batch');
   await page.waitForSelector('#batch-dropzone');
   // Three runs a side: the same workload under cProfile, profile and yappi.

@@ -22,6 +22,26 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Sends again while the service answers busy (429 queue full or rate limited, 503 storage
+ * down: nothing was kept), waiting 1, 2, 4… s (at most 8 s) between nine tries at most.
+ * @template T
+ * @param {() => Promise<T>} send
+ * @param {(e: ApiError) => void} onWait told each time it waits, to say so on the page
+ * @returns {Promise<T>}
+ */
+export async function retryWhileBusy(send, onWait) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (!(e instanceof ApiError) || (e.status !== 429 && e.status !== 503) || attempt >= 8) throw e;
+      onWait(e);
+      await new Promise((r) => setTimeout(r, Math.min(8000, 1000 * 2 ** attempt)));
+    }
+  }
+}
+
 /** @type {(msg: string|null) => void} */
 let busyListener = () => {};
 /** Where "service busy, retrying" notices go. @param {(msg: string|null) => void} fn */

@@ -132,22 +132,17 @@ async function uploadOne(file) {
   uploadList.prepend(li);
   setUploadState(item, 'uploading', 'Uploading…');
   try {
-    /** @type {{job_id: string}|undefined} */
-    let p;
-    for (let attempt = 0; !p; attempt++) {
-      try {
-        p = await api.upload(file, (f) => {
+    const p = await api.retryWhileBusy(
+      () =>
+        api.upload(file, (f) => {
           bar.value = f;
           status.textContent = `Uploading… ${Math.round(f * 100)} %`;
-        });
-      } catch (e) {
-        // Busy (queue full, storage down): nothing was kept, so send it again later.
-        if (!(e instanceof api.ApiError) || (e.status !== 429 && e.status !== 503) || attempt >= 8) throw e;
+        }),
+      (e) => {
         setUploadState(item, 'waiting', e.message);
         bar.value = 0;
-        await new Promise((r) => setTimeout(r, Math.min(8000, 1000 * 2 ** attempt)));
-      }
-    }
+      },
+    );
     bar.value = 1;
     setUploadState(item, 'queued', 'Uploaded; queued for parsing…');
     refreshProfiles();

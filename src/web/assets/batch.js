@@ -190,22 +190,17 @@ function composeView(main) {
     status.textContent = 'Uploading…';
     const payload = entries.map((e) => ({ file: e.file, role: e.role }));
     try {
-      /** @type {{batch_id: string}|undefined} */
-      let res;
-      for (let attempt = 0; !res; attempt++) {
-        try {
-          res = await api.createBatch(payload, (f) => {
+      const res = await api.retryWhileBusy(
+        () =>
+          api.createBatch(payload, (f) => {
             bar.value = f;
             status.textContent = `Uploading… ${Math.round(f * 100)} %`;
-          });
-        } catch (e) {
-          // Busy (queue full, storage down): nothing was kept, so send it again later.
-          if (!(e instanceof api.ApiError) || (e.status !== 429 && e.status !== 503) || attempt >= 8) throw e;
+          }),
+        (e) => {
           status.textContent = e.message;
           bar.value = 0;
-          await new Promise((r) => setTimeout(r, Math.min(8000, 1000 * 2 ** attempt)));
-        }
-      }
+        },
+      );
       bar.value = 1;
       status.textContent = 'Uploaded; parsing…';
       addToCompose = null;
