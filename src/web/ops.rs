@@ -221,6 +221,29 @@ fn host_stats(data_dir: &Path) -> HostStats {
     }
 }
 
+/// Jobs running at the end of each minute bucket (oldest first), per kind.
+///
+/// No sampler writes a running count each minute; it follows from the counts that are
+/// kept: walking back from the jobs running now, the minute before had those minus the
+/// jobs that started in this minute plus the ones that ended (done or failed) in it.
+/// A job whose worker was killed started but never ended, so it can make an earlier
+/// minute look one lower; the figure never goes below zero.
+fn running_at_minute_ends<'k>(
+    buckets: &[HashMap<String, String>],
+    now: &HashMap<&'k str, u64>,
+) -> Vec<HashMap<&'k str, u64>> {
+    let mut out = vec![HashMap::new(); buckets.len()];
+    for (kind, running) in now {
+        let mut running = *running as i64;
+        for (slot, b) in out.iter_mut().zip(buckets).rev() {
+            slot.insert(*kind, running.max(0) as u64);
+            let n = |what: &str| num::<i64>(b, &format!("{kind}_{what}"));
+            running = running - n("started") + n("done") + n("failed");
+        }
+    }
+    out
+}
+
 async fn collect(state: &AppState) -> ApiResult<OpsStats> {
     let keys = state.store.keys();
     let mut conn = state.store.conn();
@@ -334,16 +357,22 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
         p.hgetall(keys.stats_minute(m));
     }
     let buckets: Vec<HashMap<String, String>> = p.query_async(&mut conn).await?;
+    let running_now: HashMap<&str, u64> = KINDS
+        .iter()
+        .map(|k| (*k, jobs.get(k).map_or(0, |s| s.running)))
+        .collect();
     let per_minute = ((minute - MINUTES + 1)..=minute)
-        .zip(buckets)
-        .map(|(m, b)| {
+        .zip(running_at_minute_ends(&buckets, &running_now))
+        .zip(&buckets)
+        .map(|((m, running), b)| {
             let mut o = serde_json::Map::new();
             o.insert("minute".into(), json!(m * 60));
             for kind in KINDS {
                 for what in ["started", "done", "failed", "retries"] {
                     let f = format!("{kind}_{what}");
-                    o.insert(f.clone(), json!(num::<u64>(&b, &f)));
+                    o.insert(f.clone(), json!(num::<u64>(b, &f)));
                 }
+                o.insert(format!("{kind}_running"), json!(running[kind]));
             }
             Value::Object(o)
         })
@@ -626,4 +655,36 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
         .content_type(prometheus::TEXT_FORMAT)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(pairs: &[(&str, u64)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn running_per_minute_walks_back_from_now() {
+        // Minute 0: 3 start, 1 ends. Minute 1: 1 starts, 2 end. Minute 2: nothing.
+        let buckets = [
+            bucket(&[("parse_started", 3), ("parse_done", 1)]),
+            bucket(&[("parse_started", 1), ("parse_done", 1), ("parse_failed", 1)]),
+            bucket(&[]),
+        ];
+        let now = HashMap::from([("parse", 1u64), ("compare", 0)]);
+        let r = running_at_minute_ends(&buckets, &now);
+        let parse: Vec<u64> = r.iter().map(|m| m["parse"]).collect();
+        assert_eq!(parse, [2, 1, 1]);
+        assert!(r.iter().all(|m| m["compare"] == 0));
+        // A job started and never ended (its worker was killed) cannot push a minute
+        // below zero.
+        let killed = [bucket(&[("parse_started", 1)]), bucket(&[])];
+        let r = running_at_minute_ends(&killed, &HashMap::from([("parse", 0u64)]));
+        assert_eq!(r.iter().map(|m| m["parse"]).collect::<Vec<_>>(), [0, 0]);
+    }
 }

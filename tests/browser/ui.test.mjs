@@ -923,6 +923,10 @@ test('ops page: token prompt, figures equal /api/ops/stats after uploads, a comp
     const hourDone = s.per_minute.reduce((/** @type {number} */ a, /** @type {any} */ r) => a + r.parse_done, 0);
     assert.equal(hourDone, 5, 'all parse jobs of this test are in the last hour');
     assert.equal(await page.locator('#chart-fail svg polyline').count(), 4);
+    // Running jobs: a level at each minute's end (all ended by now), not a count.
+    assert.equal(await page.locator('#chart-running svg polyline').count(), 2);
+    const runningLegend = await page.$$eval('#chart-running .legend span[data-k]', (es) => es.map((e) => e.textContent));
+    assert.deepEqual(runningLegend, ['parse', 'compare'].map((k) => `${k} running: ${last[`${k}_running`]} now, at most ${Math.max(...s.per_minute.map((/** @type {any} */ r) => r[`${k}_running`]))} in the hour`));
     assert.ok(seen.shown.failLegend.some(([k, t]) => k === 'parse_failed' && / 1 in the hour$/.test(t ?? '')));
     await page.screenshot({ path: join(SHOTS, 'ops.png'), fullPage: true });
 

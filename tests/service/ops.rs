@@ -192,6 +192,15 @@ async fn figures_match_a_scripted_sequence() {
         (parse["running"].as_u64(), cmp["running"].as_u64()),
         (Some(0), Some(0))
     );
+    let last = s["per_minute"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (
+            last["parse_running"].as_u64(),
+            last["compare_running"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{last}"
+    );
     assert_eq!(
         (
             parse["dead_bad_input"].as_u64(),
@@ -350,6 +359,9 @@ async fn a_workers_current_job_shows_while_it_runs_and_vanishes_when_it_is_kille
         "{w}"
     );
     assert_eq!(s["jobs"]["parse"]["running"], 1, "{s}");
+    // The chart's running series ends at the running count.
+    let last = s["per_minute"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["parse_running"], 1, "{last}");
     let text = admin_get(&web.url("/metrics"), Some(TOKEN))
         .await
         .text()

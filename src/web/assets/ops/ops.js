@@ -62,12 +62,14 @@ export const seriesLabel = (s) => s.replace(/_/g, ' ');
 /**
  * One line per series over the buckets (oldest first), scaled to the largest value of
  * all series; the legend gives each series' value in the current (last) minute and its
- * total over the hour, which is also the chart's accessible name.
+ * total over the hour (for a gauge, its value now and its peak), which is also the
+ * chart's accessible name.
  * @param {HTMLElement} node
  * @param {MinuteBucket[]} rows
  * @param {string[]} series
+ * @param {boolean} [gauge] the series are levels at each minute's end, not counts
  */
-function chart(node, rows, series) {
+function chart(node, rows, series, gauge = false) {
   const w = 600, h = 150, pad = 4;
   const max = Math.max(1, ...rows.flatMap((r) => series.map((s) => r[s] || 0)));
   const last = rows[rows.length - 1];
@@ -92,14 +94,16 @@ function chart(node, rows, series) {
     svg.appendChild(line);
     const now = last ? last[s] || 0 : 0;
     const hour = rows.reduce((a, r) => a + (r[s] || 0), 0);
-    const text = `${seriesLabel(s)}: ${now} this minute, ${hour} in the hour`;
+    const peak = rows.reduce((a, r) => Math.max(a, r[s] || 0), 0);
+    const text = gauge ? `${seriesLabel(s)}: ${now} now, at most ${peak} in the hour` : `${seriesLabel(s)}: ${now} this minute, ${hour} in the hour`;
     said.push(text);
     const item = el('span', text, `k${i}`);
     item.setAttribute('data-k', s);
     legend.appendChild(item);
   });
-  svg.setAttribute('aria-label', `Per minute over the last hour (scale 0 to ${max}). ${said.join('; ')}.`);
-  const scale = el('span', `scale: 0–${max} per minute`, 'hint');
+  const over = gauge ? 'At the end of each minute over the last hour' : 'Per minute over the last hour';
+  svg.setAttribute('aria-label', `${over} (scale 0 to ${max}). ${said.join('; ')}.`);
+  const scale = el('span', gauge ? `scale: 0–${max}` : `scale: 0–${max} per minute`, 'hint');
   legend.appendChild(scale);
   node.replaceChildren(svg, legend);
 }
@@ -181,6 +185,7 @@ function render(s) {
   );
   chart($('chart-jobs'), s.per_minute, ['parse_started', 'parse_done', 'compare_started', 'compare_done']);
   chart($('chart-fail'), s.per_minute, ['parse_failed', 'compare_failed', 'parse_retries', 'compare_retries']);
+  chart($('chart-running'), s.per_minute, ['parse_running', 'compare_running'], true);
   table($('kinds'), ['kind', 'queued', 'running', 'started', 'done', 'failed', 'dead: bad input', 'dead: retries exhausted', 'retries', 'p50', 'p95'],
     kinds(s).map((k) => {
       const v = s.jobs[k];
