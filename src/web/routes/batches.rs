@@ -16,13 +16,12 @@ use futures::TryStreamExt;
 use profdiff_workers::compare::BatchSummary;
 use profdiff_workers::jobs::batch::{BatchComparison, BatchPlan};
 use profdiff_workers::jobs::queue::reservation_field;
-use profdiff_workers::jobs::ParseJob;
 use profdiff_workers::store::{codec, now_millis};
 use redis::AsyncCommands;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::upload::{admit, sanitize_name, save_field};
+use super::upload::{admit, sanitize_name, save_field, stage_parse, NewProfile};
 use super::{check_id, new_id};
 use crate::web::archive;
 use crate::web::error::{ApiError, ApiResult};
@@ -231,59 +230,29 @@ pub async fn create(
     let mut p = redis::pipe();
     p.atomic();
     for (order, s) in saved.iter().enumerate() {
-        let job_id = new_id();
-        let pkey = keys.profile(sid, &s.id);
-        let jkey = keys.job(sid, &job_id);
-        p.hset_multiple(
-            &pkey,
-            &[
-                ("name", s.name.clone()),
-                ("size", s.size.to_string()),
-                ("status", "queued".into()),
-                ("format", String::new()),
-                ("error", String::new()),
-                ("job", job_id.clone()),
-                ("uploaded", now.to_string()),
-                ("path", s.path.display().to_string()),
-                ("batch", bid.clone()),
-            ],
-        )
-        .ignore()
-        .expire_at(&pkey, session.expire_at)
-        .ignore()
-        .zadd(keys.profiles(sid), &s.id, now + order as i64)
-        .ignore()
-        .hset_multiple(
-            &jkey,
-            &[
-                ("kind", "parse"),
-                ("status", "queued"),
-                ("error", ""),
-                ("target", s.id.as_str()),
-            ],
-        )
-        .ignore()
-        .expire_at(&jkey, session.expire_at)
-        .ignore()
-        .zadd(keys.jobs(sid), &job_id, now)
-        .ignore();
+        let job = stage_parse(
+            &mut p,
+            keys,
+            &session,
+            NewProfile {
+                id: &s.id,
+                name: &s.name,
+                path: &s.path,
+                size: s.size,
+            },
+            now,
+            order,
+            Some(&bid),
+        );
         let role = if s.role == Role::Baseline {
             "baseline"
         } else {
             "candidate"
         };
         out.push(
-            json!({"id": s.id, "name": s.name, "role": role, "job_id": job_id, "size": s.size}),
+            json!({"id": s.id, "name": s.name, "role": role, "job_id": job.job_id, "size": s.size}),
         );
-        jobs.push(ParseJob {
-            session: sid.to_string(),
-            profile_id: s.id.clone(),
-            job_id,
-            path: s.path.clone(),
-            name: s.name.clone(),
-            expire_at: session.expire_at,
-            batch: Some(bid.clone()),
-        });
+        jobs.push(job);
     }
     // Comparison and job ids are fixed now so that whichever worker queues the compare
     // jobs (and any repeat of that step) uses the same ones.

@@ -9,6 +9,7 @@ use actix_multipart::{Field, Multipart};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::TryStreamExt;
 use profdiff_workers::jobs::ParseJob;
+use profdiff_workers::keyspace::Keyspace;
 use profdiff_workers::store::now_millis;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -214,52 +215,22 @@ pub async fn upload(
     let mut p = redis::pipe();
     p.atomic();
     for (order, s) in saved.iter().enumerate() {
-        let job_id = new_id();
-        let pkey = keys.profile(sid, &s.id);
-        let jkey = keys.job(sid, &job_id);
-        p.hset_multiple(
-            &pkey,
-            &[
-                ("name", s.name.clone()),
-                ("size", s.size.to_string()),
-                ("status", "queued".into()),
-                ("format", String::new()),
-                ("error", String::new()),
-                ("job", job_id.clone()),
-                ("uploaded", now.to_string()),
-                ("path", s.path.display().to_string()),
-            ],
-        )
-        .ignore()
-        .expire_at(&pkey, session.expire_at)
-        .ignore()
-        // Same-millisecond uploads keep their request order.
-        .zadd(keys.profiles(sid), &s.id, now + order as i64)
-        .ignore()
-        .hset_multiple(
-            &jkey,
-            &[
-                ("kind", "parse"),
-                ("status", "queued"),
-                ("error", ""),
-                ("target", s.id.as_str()),
-            ],
-        )
-        .ignore()
-        .expire_at(&jkey, session.expire_at)
-        .ignore()
-        .zadd(keys.jobs(sid), &job_id, now)
-        .ignore();
-        out.push(json!({"id": s.id, "name": s.name, "job_id": job_id, "status": "queued", "size": s.size}));
-        jobs.push(ParseJob {
-            session: sid.to_string(),
-            profile_id: s.id.clone(),
-            job_id,
-            path: s.path.clone(),
-            name: s.name.clone(),
-            expire_at: session.expire_at,
-            batch: None,
-        });
+        let job = stage_parse(
+            &mut p,
+            keys,
+            &session,
+            NewProfile {
+                id: &s.id,
+                name: &s.name,
+                path: &s.path,
+                size: s.size,
+            },
+            now,
+            order,
+            None,
+        );
+        out.push(json!({"id": s.id, "name": s.name, "job_id": job.job_id, "status": "queued", "size": s.size}));
+        jobs.push(job);
     }
     for idx in [keys.profiles(sid), keys.jobs(sid)] {
         p.expire_at(idx, session.expire_at).ignore();
@@ -272,6 +243,79 @@ pub async fn upload(
         state.queues.push_parse(job).await?;
     }
     Ok(HttpResponse::Accepted().json(json!({"profiles": out})))
+}
+
+/// A dump just stored on disk, about to get its profile record.
+pub(super) struct NewProfile<'a> {
+    /// Profile id (also the file's name on disk).
+    pub id: &'a str,
+    /// Sanitised display name.
+    pub name: &'a str,
+    /// Where the bytes are.
+    pub path: &'a Path,
+    /// Bytes on disk.
+    pub size: u64,
+}
+
+/// Adds a stored dump's profile record and its parse job's status record, with their
+/// session indexes, to `p` (`order`: its place in the request); the returned job is
+/// queued once `p` has run. Uploads and batches both come through here.
+pub(super) fn stage_parse(
+    p: &mut redis::Pipeline,
+    keys: &Keyspace,
+    session: &Session,
+    dump: NewProfile<'_>,
+    now: i64,
+    order: usize,
+    batch: Option<&str>,
+) -> ParseJob {
+    let sid = &*session.id;
+    let job_id = new_id();
+    let pkey = keys.profile(sid, dump.id);
+    let jkey = keys.job(sid, &job_id);
+    let mut fields = vec![
+        ("name", dump.name.to_owned()),
+        ("size", dump.size.to_string()),
+        ("status", "queued".into()),
+        ("format", String::new()),
+        ("error", String::new()),
+        ("job", job_id.clone()),
+        ("uploaded", now.to_string()),
+        ("path", dump.path.display().to_string()),
+    ];
+    if let Some(b) = batch {
+        fields.push(("batch", b.to_owned()));
+    }
+    p.hset_multiple(&pkey, &fields)
+        .ignore()
+        .expire_at(&pkey, session.expire_at)
+        .ignore()
+        // Same-millisecond uploads keep their request order.
+        .zadd(keys.profiles(sid), dump.id, now + order as i64)
+        .ignore()
+        .hset_multiple(
+            &jkey,
+            &[
+                ("kind", "parse"),
+                ("status", "queued"),
+                ("error", ""),
+                ("target", dump.id),
+            ],
+        )
+        .ignore()
+        .expire_at(&jkey, session.expire_at)
+        .ignore()
+        .zadd(keys.jobs(sid), &job_id, now)
+        .ignore();
+    ParseJob {
+        session: sid.to_string(),
+        profile_id: dump.id.to_owned(),
+        job_id,
+        path: dump.path.to_path_buf(),
+        name: dump.name.to_owned(),
+        expire_at: session.expire_at,
+        batch: batch.map(str::to_owned),
+    }
 }
 
 #[cfg(test)]
