@@ -597,8 +597,14 @@ test('batch page: roles, refusals, upload, progress, summary equal to the API, s
   assert.equal(await overflow(), 0, 'batch summary scrolls sideways');
   await page.screenshot({ path: join(SHOTS, 'batch-summary-narrow.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
+  // The link opens the comparison the workers already made against the reference run.
+  const raw = await page.evaluate(async (id) => (await fetch(`/api/batches/${id}`)).json(), batchId(page));
+  const first = raw.profiles.find((/** @type {any} */ p) => p.role === 'candidate' && p.status === 'ready');
+  assert.ok(raw.reference_baseline && first.comparison_id, JSON.stringify(raw));
+  assert.equal(await page.getAttribute('#batch-candidates tbody tr:first-child a', 'href'), `#/compare?b=${raw.reference_baseline}&c=${first.id}&cmp=${first.comparison_id}`);
   await page.click('#batch-candidates tbody tr:first-child a');
   await page.waitForSelector('#cmp-table tbody tr', { timeout: 30_000 });
+  assert.match(page.url(), new RegExp(`cmp=${first.comparison_id}`));
 
   // No candidate could be read: the API's 422 in words, with the failure listed.
   await page.goto(`${base}/#/batch`);

@@ -211,7 +211,7 @@ export function upload(file, onProgress) {
 /** @typedef {GroupDiff & {file: string, line: number, name: string, baseline_present: number, candidate_present: number}} FunctionGroupDiff */
 /** @typedef {{name: string, total_time: number, delta: number, percent: number|null}} CandidateTotal */
 /** @typedef {{schema: string, baseline_total_time: number, candidates: CandidateTotal[], top_regressions: FunctionGroupDiff[], top_improvements: FunctionGroupDiff[], groups: {schema: string, alpha: number, baseline: {runs: string[]}, candidate: {runs: string[]}, total_time: GroupDiff, functions: FunctionGroupDiff[]}}} BatchSummary */
-/** @typedef {{id: string, status: string, progress: {done: number, total: number, failed: number, parse?: {done: number, total: number, failed: number}, compare?: {done: number, total: number, failed: number}, jobs?: {done: number, total: number}}, failures: Array<{id: string, name: string, role: string, error: string}>, profiles: Array<{id: string, name: string, role: string, status: string}>, summary?: BatchSummary, error?: string}} BatchState */
+/** @typedef {{id: string, status: string, progress: {done: number, total: number, failed: number, parse?: {done: number, total: number, failed: number}, compare?: {done: number, total: number, failed: number}, jobs?: {done: number, total: number}}, failures: Array<{id: string, name: string, role: string, error: string}>, profiles: Array<{id: string, name: string, role: string, status: string, comparison_id?: string}>, reference_baseline?: string|null, summary?: BatchSummary, error?: string}} BatchState */
 
 /**
  * A batch: progress while its dumps are parsed and compared, then the summary.

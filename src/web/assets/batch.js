@@ -373,11 +373,18 @@ function summaryView(s, st) {
 
   // Each candidate against the baseline median; link a pair to the two-profile view.
   const ready = st.profiles.filter((p) => p.status === 'ready');
-  const baseId = ready.find((p) => p.role === 'baseline')?.id;
-  const candIds = ready.filter((p) => p.role === 'candidate').map((p) => p.id);
+  // Each candidate was compared with the reference baseline run (the median one); its
+  // comparison is already stored, so the link opens it instead of starting another.
+  const baseId = st.reference_baseline ?? ready.find((p) => p.role === 'baseline')?.id;
+  const cands = ready.filter((p) => p.role === 'candidate');
   // The summary lists the candidates that parsed, in upload order; if a profile was
   // deleted since, the two lists no longer line up and no link is better than a wrong one.
-  const linkable = candIds.length === s.candidates.length;
+  const linkable = cands.length === s.candidates.length;
+  /** @param {number} i */
+  const pairLink = (i) => {
+    const c = cands[i];
+    return `#/compare?b=${baseId}&c=${c.id}${c.comparison_id ? `&cmp=${c.comparison_id}` : ''}`;
+  };
   wrap.append(
     h('h3', { id: 'batch-candidates-title', text: 'Candidates' }),
     scroller('Candidates',
@@ -389,7 +396,7 @@ function summaryView(s, st) {
           h('td', { class: 'num', text: fmtTime(c.total_time) }),
           h('td', { class: 'num delta', text: fmtDelta(c.delta) }),
           h('td', { class: 'num', text: fmtPct(c.percent) }),
-          h('td', {}, baseId && linkable ? h('a', { href: `#/compare?b=${baseId}&c=${candIds[i]}`, 'aria-label': `Compare ${c.name} with the baseline`, text: 'Compare' }) : '–')))))),
+          h('td', {}, baseId && linkable ? h('a', { href: pairLink(i), 'aria-label': `Compare ${c.name} with the baseline`, text: 'Compare' }) : '–')))))),
   );
 
   wrap.append(
