@@ -5,7 +5,22 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use profdiff_workers::jobs::queue::QueueError;
 use profdiff_workers::store::StoreError;
-use serde_json::json;
+
+/// The body of every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The parts of an error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable word for programs, e.g. `not_found`, `too_large`, `busy`, `rate_limited`.
+    pub code: &'static str,
+    /// A sentence for people, naming the problem.
+    pub message: String,
+}
 
 /// A failed API request.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +115,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        res.json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+        res.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        })
     }
 }
 

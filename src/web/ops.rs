@@ -69,7 +69,7 @@ fn asset(content_type: &str, body: &'static [u8]) -> HttpResponse {
 }
 
 /// `GET /ops`: the dashboard page.
-#[utoipa::path(get, path = "/ops", tag = "admin", responses((status = 200, description = "Dashboard page"), (status = 404, description = "No admin token configured")))]
+#[utoipa::path(get, path = "/ops", tag = "admin", responses((status = 200, description = "Dashboard page"), (status = 404, description = "No admin token configured", body = crate::web::error::ErrorBody)))]
 pub async fn page(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_enabled(&state)?;
     Ok(asset(
@@ -79,7 +79,7 @@ pub async fn page(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 }
 
 /// `GET /ops/ops.js`.
-#[utoipa::path(get, path = "/ops/ops.js", tag = "admin", responses((status = 200, description = "Dashboard script"), (status = 404, description = "No admin token configured")))]
+#[utoipa::path(get, path = "/ops/ops.js", tag = "admin", responses((status = 200, description = "Dashboard script"), (status = 404, description = "No admin token configured", body = crate::web::error::ErrorBody)))]
 pub async fn script(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_enabled(&state)?;
     Ok(asset(
@@ -89,7 +89,7 @@ pub async fn script(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 }
 
 /// `GET /ops/ops.css`.
-#[utoipa::path(get, path = "/ops/ops.css", tag = "admin", responses((status = 200, description = "Dashboard style"), (status = 404, description = "No admin token configured")))]
+#[utoipa::path(get, path = "/ops/ops.css", tag = "admin", responses((status = 200, description = "Dashboard style"), (status = 404, description = "No admin token configured", body = crate::web::error::ErrorBody)))]
 pub async fn style(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_enabled(&state)?;
     Ok(asset(
@@ -414,7 +414,7 @@ async fn collect(state: &AppState) -> ApiResult<OpsStats> {
 }
 
 /// `GET /api/ops/stats`.
-#[utoipa::path(get, path = "/api/ops/stats", tag = "admin", responses((status = 200, description = "Operations figures"), (status = 401, description = "Missing or wrong admin token"), (status = 404, description = "No admin token configured")))]
+#[utoipa::path(get, path = "/api/ops/stats", tag = "admin", responses((status = 200, description = "Operations figures"), (status = 401, description = "Missing or wrong admin token", body = crate::web::error::ErrorBody), (status = 404, description = "No admin token configured", body = crate::web::error::ErrorBody)))]
 pub async fn stats(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let s = collect(&state).await?;
@@ -463,7 +463,7 @@ fn counter(pairs: &[(&str, &str)], v: f64) -> Metric {
 }
 
 /// `GET /metrics`: the same figures in Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, description = "Prometheus text"), (status = 401, description = "Missing or wrong admin token"), (status = 404, description = "No admin token configured")))]
+#[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, description = "Prometheus text"), (status = 401, description = "Missing or wrong admin token", body = crate::web::error::ErrorBody), (status = 404, description = "No admin token configured", body = crate::web::error::ErrorBody)))]
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let s = collect(&state).await?;

@@ -64,6 +64,62 @@ async fn every_route_is_documented_and_routed() {
         .sum();
     assert_eq!(documented, route_table::ROUTES.len());
 
+    // Every error answer is documented with the one error body the service sends.
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["ErrorBody"].is_object(), "{schemas}");
+    assert!(schemas["CompareBody"]["required"]
+        .as_array()
+        .is_some_and(|r| r.len() == 2));
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            for (status, r) in op["responses"].as_object().unwrap() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+
+    // Query parameters the handlers read are documented, with their descriptions.
+    for (path, want) in [
+        (
+            "/api/comparisons/{id}",
+            &[
+                "format",
+                "sort",
+                "order",
+                "limit",
+                "offset",
+                "q",
+                "hide_builtins",
+                "hide_stdlib",
+                "min_delta",
+                "normalize",
+                "status",
+            ][..],
+        ),
+        ("/api/profiles/{id}", &["limit", "function"][..]),
+        ("/api/batches/{id}", &["limit", "function"][..]),
+    ] {
+        let params = paths[path]["get"]["parameters"].as_array().unwrap();
+        let query: Vec<&str> = params
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .inspect(|p| {
+                assert!(
+                    p["description"].as_str().is_some_and(|d| d.len() > 10),
+                    "{path}: {p}"
+                )
+            })
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(query, want, "{path}");
+    }
+
     // Each table entry is routed: not 405, and not the catch-all 404 "route not found".
     let c = user("openapi-test");
     c.get(srv.url("/api/session-info")).send().await.unwrap();

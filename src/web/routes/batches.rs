@@ -53,7 +53,7 @@ async fn remove_all(saved: &[Saved]) {
 
 /// Stores the dumps, queues their parse jobs and records the batch; 202
 /// `{"batch_id","profiles":[{"id","name","role","job_id"}]}`.
-#[utoipa::path(post, path = "/api/batches", tag = "batches", request_body(content_type = "multipart/form-data", description = "Fields `baseline`, `candidate`, `archive`"),responses((status = 202, description = "Batch accepted"), (status = 400, description = "Bad request"), (status = 413, description = "Over the upload limit"), (status = 415, description = "Unsupported file type"), (status = 422, description = "Archive over the unpacked limits")))]
+#[utoipa::path(post, path = "/api/batches", tag = "batches", request_body(content_type = "multipart/form-data", description = "Fields `baseline`, `candidate`, `archive`"),responses((status = 202, description = "Batch accepted"), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 413, description = "Over the upload limit", body = crate::web::error::ErrorBody), (status = 415, description = "Unsupported file type", body = crate::web::error::ErrorBody), (status = 422, description = "Archive over the unpacked limits", body = crate::web::error::ErrorBody)))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -328,7 +328,8 @@ fn archive_error(e: archive::ArchiveError) -> ApiError {
 }
 
 /// Query of `GET /api/batches/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BatchQuery {
     /// Rows of `groups.functions` to return (default 50, 0 = all).
     limit: Option<usize>,
@@ -337,7 +338,7 @@ pub struct BatchQuery {
 }
 
 /// Progress of both phases (parse, then compare); the summary once the workers stored it.
-#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id")), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing or comparing"), (status = 404, description = "No such batch"), (status = 422, description = "No baseline or no candidate parsed")))]
+#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id"), BatchQuery), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing or comparing"), (status = 404, description = "No such batch", body = crate::web::error::ErrorBody), (status = 422, description = "No baseline or no candidate parsed", body = crate::web::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

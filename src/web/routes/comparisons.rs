@@ -17,14 +17,16 @@ use crate::web::session::Session;
 use crate::web::AppState;
 
 /// Body of `POST /api/compare`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompareBody {
+    /// Profile id of the baseline (before).
     baseline: String,
+    /// Profile id of the candidate (after).
     candidate: String,
 }
 
 /// Queues a comparison; 202 `{"job_id","comparison_id"}`.
-#[utoipa::path(post, path = "/api/compare", tag = "comparisons", request_body(content = Object, description = "`{\"baseline\", \"candidate\"}` profile ids"),responses((status = 202, description = "Comparison job queued"), (status = 400, description = "Bad request"), (status = 404, description = "No such profile"), (status = 422, description = "A side failed to parse"), (status = 429, description = "Queues full or rate limited")))]
+#[utoipa::path(post, path = "/api/compare", tag = "comparisons", request_body = CompareBody,responses((status = 202, description = "Comparison job queued"), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 404, description = "No such profile", body = crate::web::error::ErrorBody), (status = 422, description = "A side failed to parse", body = crate::web::error::ErrorBody), (status = 429, description = "Queues full or rate limited", body = crate::web::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -112,18 +114,33 @@ pub async fn create(
 }
 
 /// Query of `GET /api/comparisons/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ViewQuery {
+    /// `json`: the whole `profdiff.comparison/v1` document; `csv`: a table; unset: a page
+    /// of rows with `total_rows`.
     format: Option<String>,
+    /// Column to sort by, e.g. `delta_tt`, `ct`, `name`; a leading `-` or `+` forces
+    /// descending or ascending (otherwise numbers largest first, text A–Z). Unset:
+    /// |Δ own time| largest first.
     sort: Option<String>,
+    /// `asc` or `desc` (overrides the direction of `sort`).
     order: Option<String>,
+    /// Most rows to return.
     limit: Option<usize>,
+    /// Rows to skip.
     offset: Option<usize>,
+    /// Regular expression matched against file, name and `file:line(name)`.
     q: Option<String>,
+    /// Drop built-in (C) functions.
     hide_builtins: Option<bool>,
+    /// Drop standard-library and site-packages code.
     hide_stdlib: Option<bool>,
+    /// Keep rows whose |Δ own time| is at least this (fractions when `normalize`).
     min_delta: Option<f64>,
+    /// Times as fractions of each side's total time.
     normalize: Option<bool>,
+    /// Comma-separated statuses to keep: `added`, `removed`, `unchanged`, `changed`.
     status: Option<String>,
 }
 
@@ -185,7 +202,7 @@ enum Source {
 }
 
 /// The stored result (202 with the job status while it is not ready).
-#[utoipa::path(get, path = "/api/comparisons/{id}", tag = "comparisons", params(("id" = String, Path, description = "Comparison id")), responses((status = 200, description = "Comparison rows (JSON or CSV)"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison"), (status = 422, description = "Comparison failed")))]
+#[utoipa::path(get, path = "/api/comparisons/{id}", tag = "comparisons", params(("id" = String, Path, description = "Comparison id"), ViewQuery), responses((status = 200, description = "Comparison rows (JSON or CSV)"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison", body = crate::web::error::ErrorBody), (status = 422, description = "Comparison failed", body = crate::web::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

@@ -26,7 +26,7 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
 }
 
 /// Lists live sessions (id prefix, last activity, counts).
-#[utoipa::path(get, path = "/api/debug/all-sessions", tag = "admin", responses((status = 200, description = "All sessions"), (status = 401, description = "Missing or wrong admin token"), (status = 404, description = "No admin token configured")))]
+#[utoipa::path(get, path = "/api/debug/all-sessions", tag = "admin", responses((status = 200, description = "All sessions"), (status = 401, description = "Missing or wrong admin token", body = crate::web::error::ErrorBody), (status = 404, description = "No admin token configured", body = crate::web::error::ErrorBody)))]
 pub async fn all_sessions(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let Some(expected) = state.cfg.admin_token.as_deref().filter(|t| !t.is_empty()) else {
         return Err(ApiError::NotFound("route"));

@@ -63,7 +63,7 @@ fn graph_json(p: &Profile) -> Value {
 }
 
 /// The graph of one ready profile (409 while it is not parsed).
-#[utoipa::path(get, path = "/api/profiles/{id}/graph", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Call graph"), (status = 404, description = "No such profile")))]
+#[utoipa::path(get, path = "/api/profiles/{id}/graph", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Call graph"), (status = 404, description = "No such profile", body = crate::web::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -98,7 +98,7 @@ pub async fn get(
 
 /// `GET /api/comparisons/{id}/summary`: counts by status over all rows (the paged view
 /// only counts the rows it returns), for the UI's summary cards and Δ slider.
-#[utoipa::path(get, path = "/api/comparisons/{id}/summary", tag = "comparisons", params(("id" = String, Path, description = "Comparison id")), responses((status = 200, description = "Comparison summary"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison")))]
+#[utoipa::path(get, path = "/api/comparisons/{id}/summary", tag = "comparisons", params(("id" = String, Path, description = "Comparison id")), responses((status = 200, description = "Comparison summary"), (status = 202, description = "Not ready yet"), (status = 404, description = "No such comparison", body = crate::web::error::ErrorBody)))]
 pub async fn comparison_summary(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

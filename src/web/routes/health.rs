@@ -10,7 +10,7 @@ use crate::web::AppState;
 type Counts = std::collections::HashMap<String, i64>;
 
 /// 200 `{"status":"ok","redis":true}` or 503 `{"status":"degraded","redis":false}`.
-#[utoipa::path(get, path = "/api/health", tag = "meta", responses((status = 200, description = "Healthy"), (status = 503, description = "Redis unreachable")))]
+#[utoipa::path(get, path = "/api/health", tag = "meta", responses((status = 200, description = "Healthy"), (status = 503, description = "Redis unreachable", body = crate::web::error::ErrorBody)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let mut conn = state.store.conn();
     let keys = state.store.keys().clone();

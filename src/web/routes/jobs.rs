@@ -9,7 +9,7 @@ use crate::web::session::Session;
 use crate::web::AppState;
 
 /// `{"id","kind","status","error"}`.
-#[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 200, description = "Job status"), (status = 404, description = "No such job")))]
+#[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 200, description = "Job status"), (status = 404, description = "No such job", body = crate::web::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

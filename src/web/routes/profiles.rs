@@ -65,7 +65,8 @@ pub async fn list(
 }
 
 /// Query of `GET /api/profiles/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DetailQuery {
     /// How many top functions (by own time).
     limit: Option<usize>,
@@ -143,7 +144,7 @@ fn function_detail(p: &Profile, wanted: &str) -> Vec<Value> {
 }
 
 /// One profile: its record, and when parsed its top functions or one function's edges.
-#[utoipa::path(get, path = "/api/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Profile record with top functions"), (status = 404, description = "No such profile")))]
+#[utoipa::path(get, path = "/api/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Profile id"), DetailQuery), responses((status = 200, description = "Profile record with top functions"), (status = 404, description = "No such profile", body = crate::web::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -178,7 +179,7 @@ pub async fn get(
 }
 
 /// Deletes one profile, its data and its upload file.
-#[utoipa::path(delete, path = "/api/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Deleted"), (status = 404, description = "No such profile")))]
+#[utoipa::path(delete, path = "/api/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "Profile id")), responses((status = 200, description = "Deleted"), (status = 404, description = "No such profile", body = crate::web::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

@@ -140,7 +140,7 @@ pub(super) async fn save_field(
 }
 
 /// Stores the files and queues one parse job each.
-#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued"), (status = 400, description = "Bad request"), (status = 413, description = "Over the upload limit"), (status = 415, description = "Unsupported file type"), (status = 429, description = "Queues full or rate limited")))]
+#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued"), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 413, description = "Over the upload limit", body = crate::web::error::ErrorBody), (status = 415, description = "Unsupported file type", body = crate::web::error::ErrorBody), (status = 429, description = "Queues full or rate limited", body = crate::web::error::ErrorBody)))]
 pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
