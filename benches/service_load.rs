@@ -5,12 +5,15 @@
 //! pair (server, Redis, this generator), server RSS and Redis memory per session. With
 //! `--uploads N` it keeps `--sessions` sessions in flight until N uploads are done, clears
 //! each finished session, and reports server RSS after the first and the last thousand
-//! uploads. Talks only to 127.0.0.1; bounded in count and time. Written in Rust (one
-//! async thread) so the generator's own CPU stays small next to the server's.
+//! uploads. With `--workers N` it starts one `profdiff web` and N `profdiff worker`
+//! processes instead of `serve` (CPU and RSS are then summed over all of them). Talks only
+//! to 127.0.0.1; bounded in count and time. Written in Rust (one async thread) so the
+//! generator's own CPU stays small next to the server's.
 //!
 //! ```text
 //! cargo build --release --bin profdiff
 //! cargo bench --bench service_load -- --sessions 100
+//! cargo bench --bench service_load -- --sessions 100 --workers 2
 //! cargo bench --bench service_load -- --sessions 20 --uploads 10000
 //! ```
 
@@ -27,6 +30,8 @@ struct Args {
     bin: PathBuf,
     sessions: usize,
     uploads: Option<usize>,
+    /// 0: one `profdiff serve`; N: one `profdiff web` and N `profdiff worker` processes.
+    workers: usize,
     pair: String,
     redis_url: String,
     timeout: Duration,
@@ -38,6 +43,7 @@ fn args() -> Args {
         bin: root.join("target/release/profdiff"),
         sessions: 100,
         uploads: None,
+        workers: 0,
         pair: "synth_medium".into(),
         redis_url: "redis://127.0.0.1:6379/".into(),
         timeout: Duration::from_secs(120),
@@ -50,6 +56,7 @@ fn args() -> Args {
             "--bin" => a.bin = val().into(),
             "--sessions" => a.sessions = val().parse().unwrap_or(100).max(1),
             "--uploads" => a.uploads = val().parse().ok(),
+            "--workers" => a.workers = val().parse().unwrap_or(0),
             "--pair" => a.pair = val(),
             "--redis-url" => a.redis_url = val(),
             "--timeout" => a.timeout = Duration::from_secs_f64(val().parse().unwrap_or(120.0)),
@@ -282,23 +289,43 @@ async fn main() {
         .expect("redis at --redis-url");
     let mem0 = redis_mem(&mut conn).await;
     let rcpu0 = redis_cpu(&mut conn).await;
-    let log = std::fs::File::create(data_dir.path().join("server.log")).expect("log");
-    let mut srv = Command::new(&a.bin)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("REDIS_URL", &a.redis_url)
-        .env("REDIS_PREFIX", &prefix)
-        .env("DATA_DIR", data_dir.path())
-        .env("RUST_LOG", "warn")
-        .env("JANITOR_INTERVAL_SECS", "0")
-        .env("PROFDIFF_QUEUE_CAP", "5000")
-        // All sessions come from one address: limits would turn the load into 429s.
-        .env("RATE_LIMIT_PER_IP", "0")
-        .env("RATE_LIMIT_PER_SESSION", "0")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", a.bin.display()));
-    let pid = srv.id();
+    // The same settings for every process; in split mode the web process has no
+    // workers and each worker process has no HTTP tier.
+    let spawn = |role: &str, n: usize| {
+        let log =
+            std::fs::File::create(data_dir.path().join(format!("{role}-{n}.log"))).expect("log");
+        let mut cmd = Command::new(&a.bin);
+        cmd.arg(role);
+        if role != "worker" {
+            cmd.args(["--bind", "127.0.0.1:0"]);
+        }
+        cmd.env("REDIS_URL", &a.redis_url)
+            .env("REDIS_PREFIX", &prefix)
+            .env("DATA_DIR", data_dir.path())
+            .env("RUST_LOG", "warn")
+            .env("JANITOR_INTERVAL_SECS", "0")
+            .env("PROFDIFF_QUEUE_CAP", "5000")
+            // All sessions come from one address: limits would turn the load into 429s.
+            .env("RATE_LIMIT_PER_IP", "0")
+            .env("RATE_LIMIT_PER_SESSION", "0")
+            .stdout(if role == "worker" {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", a.bin.display()))
+    };
+    let mut srv = spawn(if a.workers == 0 { "serve" } else { "web" }, 0);
+    let mut workers: Vec<std::process::Child> =
+        (1..=a.workers).map(|n| spawn("worker", n)).collect();
+    // CPU and memory are summed over every server process.
+    let pids: Vec<u32> = std::iter::once(srv.id())
+        .chain(workers.iter().map(|w| w.id()))
+        .collect();
+    let cpu_all = |pids: &[u32]| pids.iter().map(|p| proc_cpu(*p)).sum::<f64>();
+    let rss_all = |pids: &[u32]| pids.iter().map(|p| rss_mib(*p)).sum::<u64>();
     let mut line = String::new();
     if let Some(out) = srv.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
@@ -309,6 +336,9 @@ async fn main() {
         .map(|w| w.trim_end_matches('/').to_string());
     let Some(base) = base else {
         let _ = srv.kill();
+        for w in &mut workers {
+            let _ = w.kill();
+        }
         panic!("server did not start: {line:?}");
     };
     let sh = Arc::new(Shared {
@@ -323,19 +353,20 @@ async fn main() {
     let rss_first: Arc<Mutex<Option<u64>>> = Arc::default();
     // One sample per thousand uploads: steady growth means a leak, a plateau the allocator.
     let rss_samples: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
-    let cpu_srv0 = proc_cpu(pid);
+    let cpu_srv0 = cpu_all(&pids);
     let cpu_own0 = own_cpu();
     let barrier = Arc::new(tokio::sync::Barrier::new(a.sessions.min(pairs)));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.sessions.min(pairs) {
-        let (sh, next, done, first, samples, barrier) = (
+        let (sh, next, done, first, samples, barrier, pids) = (
             sh.clone(),
             next.clone(),
             done.clone(),
             rss_first.clone(),
             rss_samples.clone(),
             barrier.clone(),
+            pids.clone(),
         );
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
@@ -348,10 +379,10 @@ async fn main() {
                 out.push(session(&sh, i, clear).await);
                 let uploads = 2 * (done.fetch_add(1, Ordering::SeqCst) + 1);
                 if uploads >= 1000 {
-                    first.lock().unwrap().get_or_insert_with(|| rss_mib(pid));
+                    first.lock().unwrap().get_or_insert_with(|| rss_all(&pids));
                 }
                 if clear && uploads % 1000 == 0 {
-                    samples.lock().unwrap().push((uploads, rss_mib(pid)));
+                    samples.lock().unwrap().push((uploads, rss_all(&pids)));
                 }
             }
         }));
@@ -361,10 +392,13 @@ async fn main() {
         results.extend(t.await.unwrap_or_default());
     }
     let wall = t0.elapsed().as_secs_f64();
-    let cpu_srv = proc_cpu(pid) - cpu_srv0;
+    let cpu_srv = cpu_all(&pids) - cpu_srv0;
     let cpu_own = own_cpu() - cpu_own0;
-    let rss = rss_mib(pid);
-    let peak = proc_field(pid, "VmHWM:") / 1024;
+    let rss = rss_all(&pids);
+    let peak = pids
+        .iter()
+        .map(|p| proc_field(*p, "VmHWM:") / 1024)
+        .sum::<u64>();
     let mem1 = redis_mem(&mut conn).await;
     let rcpu = redis_cpu(&mut conn).await - rcpu0;
     let counters: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
@@ -372,9 +406,14 @@ async fn main() {
         .query_async(&mut conn)
         .await
         .unwrap_or_default();
-    // SAFETY: plain signal to the child we started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    for p in &pids {
+        // SAFETY: plain signal to a child we started.
+        unsafe { libc::kill(*p as i32, libc::SIGTERM) };
+    }
     let _ = srv.wait();
+    for w in &mut workers {
+        let _ = w.wait();
+    }
     let mut cursor = 0u64;
     loop {
         let (c, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -406,6 +445,7 @@ async fn main() {
     let per_pair = |s: f64| r3(s * 1000.0 / pairs as f64);
     let mut report = serde_json::json!({
         "sessions": a.sessions,
+        "worker_processes": a.workers,
         "pairs": pairs,
         "pair": a.pair,
         "ok": ok,
