@@ -70,19 +70,35 @@ async fn every_route_is_documented_and_routed() {
     assert!(schemas["CompareBody"]["required"]
         .as_array()
         .is_some_and(|r| r.len() == 2));
+    // These three answer with something else on purpose: health's own degraded body, a
+    // failed batch's state, a missing asset as plain text.
+    let other_body = [
+        ("get", "/api/health", "503"),
+        ("get", "/api/batches/{id}", "422"),
+        ("get", "/assets/{name}", "404"),
+    ];
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             for (status, r) in op["responses"].as_object().unwrap() {
-                if status.starts_with('4') || status.starts_with('5') {
-                    assert_eq!(
-                        r["content"]["application/json"]["schema"]["$ref"],
-                        "#/components/schemas/ErrorBody",
-                        "{method} {path} {status}"
-                    );
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
                 }
+                let refers = r["content"]["application/json"]["schema"]["$ref"]
+                    == "#/components/schemas/ErrorBody";
+                let expected =
+                    !other_body.contains(&(method.as_str(), path.as_str(), status.as_str()));
+                assert_eq!(refers, expected, "{method} {path} {status}: {r}");
             }
         }
     }
+    assert!(
+        schemas["Health"]["properties"]["redis"].is_object(),
+        "{schemas}"
+    );
+    assert!(
+        schemas["Degraded"]["properties"]["redis"].is_object(),
+        "{schemas}"
+    );
 
     // Query parameters the handlers read are documented, with their descriptions.
     for (path, want) in [
@@ -143,4 +159,97 @@ async fn every_route_is_documented_and_routed() {
     let res = c.get(srv.url("/api/no-such-route")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("route not found"));
+}
+
+/// The property names a schema documents (following one `$ref`).
+fn schema_keys(doc: &Value, schema: &Value) -> Vec<String> {
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    };
+    let mut keys: Vec<String> = schema["properties"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+fn keys_of(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// Typed answers: what the service sends has exactly the fields the document gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn typed_answers_match_their_schemas() {
+    let env = TestEnv::new();
+    let srv = env.start("serve", &[]);
+    let doc: Value = reqwest::get(srv.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = |path: &str, method: &str, status: &str| {
+        doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+            .clone()
+    };
+    let c = user("openapi-typed");
+    let (st, up) = upload(
+        &c,
+        &srv,
+        &[
+            ("a.prof", fixture("recursion_before.prof")),
+            ("b.prof", fixture("recursion_after.prof")),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let schema = body("/api/upload", "post", "202");
+    assert_eq!(keys_of(&up), schema_keys(&doc, &schema));
+    let item = &doc["components"]["schemas"]["Uploaded"];
+    assert_eq!(keys_of(&up["profiles"][0]), schema_keys(&doc, item));
+
+    let ids: Vec<String> = wait_parsed(&c, &srv, 2)
+        .await
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let res = c
+        .post(srv.url("/api/compare"))
+        .json(&serde_json::json!({"baseline": ids[0], "candidate": ids[1]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(
+        keys_of(&accepted),
+        schema_keys(&doc, &body("/api/compare", "post", "202"))
+    );
+
+    let job = up["profiles"][0]["job_id"].as_str().unwrap();
+    let (st, j) = get_json(&c, &srv.url(&format!("/api/jobs/{job}"))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        keys_of(&j),
+        schema_keys(&doc, &body("/api/jobs/{id}", "get", "200"))
+    );
+
+    let (st, h) = get_json(&c, &srv.url("/api/health")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        keys_of(&h),
+        schema_keys(&doc, &body("/api/health", "get", "200"))
+    );
+
+    let (st, e) = get_json(&c, &srv.url("/api/jobs/00000000000000000000000000000000")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(keys_of(&e), ["error"]);
+    assert_eq!(
+        keys_of(&e["error"]),
+        schema_keys(&doc, &doc["components"]["schemas"]["ErrorDetail"])
+    );
 }

@@ -338,7 +338,7 @@ pub struct BatchQuery {
 }
 
 /// Progress of both phases (parse, then compare); the summary once the workers stored it.
-#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id"), BatchQuery), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing or comparing"), (status = 404, description = "No such batch", body = crate::web::error::ErrorBody), (status = 422, description = "No baseline or no candidate parsed", body = crate::web::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/batches/{id}", tag = "batches", params(("id" = String, Path, description = "Batch id"), BatchQuery), responses((status = 200, description = "Batch done, with summary"), (status = 202, description = "Still parsing or comparing"), (status = 404, description = "No such batch", body = crate::web::error::ErrorBody), (status = 422, description = "Batch failed: its state with `status: failed` and `error` (not the error body)")))]
 pub async fn get(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,

@@ -26,7 +26,7 @@ pub struct CompareBody {
 }
 
 /// Queues a comparison; 202 `{"job_id","comparison_id"}`.
-#[utoipa::path(post, path = "/api/compare", tag = "comparisons", request_body = CompareBody,responses((status = 202, description = "Comparison job queued"), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 404, description = "No such profile", body = crate::web::error::ErrorBody), (status = 422, description = "A side failed to parse", body = crate::web::error::ErrorBody), (status = 429, description = "Queues full or rate limited", body = crate::web::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/compare", tag = "comparisons", request_body = CompareBody,responses((status = 202, description = "Comparison job queued", body = CompareAccepted), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 404, description = "No such profile", body = crate::web::error::ErrorBody), (status = 422, description = "A side failed to parse", body = crate::web::error::ErrorBody), (status = 429, description = "Queues full or rate limited", body = crate::web::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -106,11 +106,22 @@ pub async fn create(
             batch: None,
         })
         .await?;
-    Ok(HttpResponse::Accepted().json(json!({
-        "job_id": job_id,
-        "comparison_id": cid,
-        "status": "queued",
-    })))
+    Ok(HttpResponse::Accepted().json(CompareAccepted {
+        job_id,
+        comparison_id: cid,
+        status: "queued",
+    }))
+}
+
+/// Answer of `POST /api/compare`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CompareAccepted {
+    /// The compare job (poll `GET /api/jobs/{id}`).
+    job_id: String,
+    /// Where the result will be (`GET /api/comparisons/{id}`).
+    comparison_id: String,
+    /// Always `queued`.
+    status: &'static str,
 }
 
 /// Query of `GET /api/comparisons/{id}`.

@@ -107,7 +107,7 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
 }
 
 /// `GET /assets/{name}`.
-#[utoipa::path(get, path = "/assets/{name}", tag = "ui", params(("name" = String, Path, description = "Asset file name")),responses((status = 200, description = "Asset"), (status = 304, description = "Not modified"), (status = 404, description = "No such asset", body = crate::web::error::ErrorBody)))]
+#[utoipa::path(get, path = "/assets/{name}", tag = "ui", params(("name" = String, Path, description = "Asset file name")),responses((status = 200, description = "Asset"), (status = 304, description = "Not modified"), (status = 404, description = "No such asset (plain text)", content_type = "text/plain")))]
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     serve(&req, &name)
 }

@@ -11,7 +11,6 @@ use futures::TryStreamExt;
 use profdiff_workers::jobs::ParseJob;
 use profdiff_workers::keyspace::Keyspace;
 use profdiff_workers::store::now_millis;
-use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::new_id;
@@ -140,7 +139,7 @@ pub(super) async fn save_field(
 }
 
 /// Stores the files and queues one parse job each.
-#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued"), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 413, description = "Over the upload limit", body = crate::web::error::ErrorBody), (status = 415, description = "Unsupported file type", body = crate::web::error::ErrorBody), (status = 429, description = "Queues full or rate limited", body = crate::web::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/upload", tag = "profiles", request_body(content_type = "multipart/form-data", description = "Field `file`, repeatable"),responses((status = 202, description = "Accepted, parse jobs queued", body = UploadAccepted), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 413, description = "Over the upload limit", body = crate::web::error::ErrorBody), (status = 415, description = "Unsupported file type", body = crate::web::error::ErrorBody), (status = 429, description = "Queues full or rate limited", body = crate::web::error::ErrorBody)))]
 pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -229,7 +228,13 @@ pub async fn upload(
             order,
             None,
         );
-        out.push(json!({"id": s.id, "name": s.name, "job_id": job.job_id, "status": "queued", "size": s.size}));
+        out.push(Uploaded {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            job_id: job.job_id.clone(),
+            status: "queued",
+            size: s.size,
+        });
         jobs.push(job);
     }
     for idx in [keys.profiles(sid), keys.jobs(sid)] {
@@ -242,7 +247,29 @@ pub async fn upload(
     for job in jobs {
         state.queues.push_parse(job).await?;
     }
-    Ok(HttpResponse::Accepted().json(json!({"profiles": out})))
+    Ok(HttpResponse::Accepted().json(UploadAccepted { profiles: out }))
+}
+
+/// Answer of `POST /api/upload`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UploadAccepted {
+    /// One per file, in request order.
+    profiles: Vec<Uploaded>,
+}
+
+/// One accepted file.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// Profile id.
+    id: String,
+    /// The file's name, sanitised, for display only.
+    name: String,
+    /// Its parse job (poll `GET /api/jobs/{id}`).
+    job_id: String,
+    /// Always `queued`.
+    status: &'static str,
+    /// Bytes stored.
+    size: u64,
 }
 
 /// A dump just stored on disk, about to get its profile record.
