@@ -238,6 +238,22 @@ async fn typed_answers_match_their_schemas() {
         schema_keys(&doc, &body("/api/jobs/{id}", "get", "200"))
     );
 
+    let (_, list) = get_json(&c, &srv.url("/api/profiles")).await;
+    assert_eq!(
+        keys_of(&list),
+        schema_keys(&doc, &body("/api/profiles", "get", "200"))
+    );
+    let info = &doc["components"]["schemas"]["ProfileInfo"];
+    for p in list["profiles"].as_array().unwrap() {
+        assert_eq!(keys_of(p), schema_keys(&doc, info));
+        assert!(p["functions"].as_u64().is_some_and(|n| n > 0), "{p}");
+    }
+    let (_, si) = get_json(&c, &srv.url("/api/session-info")).await;
+    assert_eq!(
+        keys_of(&si),
+        schema_keys(&doc, &body("/api/session-info", "get", "200"))
+    );
+
     let (st, h) = get_json(&c, &srv.url("/api/health")).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(

@@ -3,9 +3,9 @@
 
 use actix_web::{web, HttpResponse};
 use profdiff_workers::profile::Profile;
-use profdiff_workers::store::{codec, Record};
+use profdiff_workers::store::{codec, Record, StoredSummary};
 use redis::AsyncCommands;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::check_id;
@@ -13,32 +13,69 @@ use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
 use crate::web::AppState;
 
-/// A profile record as the API shows it (contract fields first).
-pub fn profile_json(id: &str, rec: &Record) -> Value {
+/// One profile as the list and the detail view show it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProfileInfo {
+    /// Profile id.
+    id: String,
+    /// The uploaded file's name, sanitised.
+    name: Option<String>,
+    /// `queued`, `parsing`, `ready` or `failed`.
+    status: Option<String>,
+    /// Bytes uploaded.
+    size: Option<u64>,
+    /// Container, e.g. `marshal v4` or `pickle p5` (once parsed).
+    format: Option<String>,
+    /// Why parsing failed, in words.
+    error: Option<String>,
+    /// The parse job.
+    job_id: Option<String>,
+    /// Upload time (unix milliseconds).
+    uploaded: Option<i64>,
+    /// Producer guess, e.g. `cProfile`, `profile`, `yappi` (once parsed).
+    producer: Option<String>,
+    /// Functions in the dump (once parsed).
+    functions: Option<usize>,
+    /// Σ calls, as pstats counts them (once parsed).
+    total_calls: Option<i64>,
+    /// Σ primitive calls (once parsed).
+    primitive_calls: Option<i64>,
+    /// Σ own time in seconds (once parsed).
+    total_time: Option<f64>,
+}
+
+/// A profile record as the API shows it.
+pub fn profile_info(id: &str, rec: &Record) -> ProfileInfo {
     let s = |k: &str| rec.get(k).filter(|v| !v.is_empty()).cloned();
-    let summary: Value = rec
+    let summary: Option<StoredSummary> = rec
         .get("summary")
-        .and_then(|v| serde_json::from_str(v).ok())
-        .unwrap_or(Value::Null);
-    json!({
-        "id": id,
-        "name": s("name"),
-        "status": s("status"),
-        "size": rec.get("size").and_then(|v| v.parse::<u64>().ok()),
-        "format": s("format"),
-        "error": s("error"),
-        "job_id": s("job"),
-        "uploaded": rec.get("uploaded").and_then(|v| v.parse::<i64>().ok()),
-        "producer": summary.get("producer"),
-        "functions": summary.get("functions"),
-        "total_calls": summary.get("total_calls"),
-        "primitive_calls": summary.get("primitive_calls"),
-        "total_time": summary.get("total_time"),
-    })
+        .and_then(|v| serde_json::from_str(v).ok());
+    ProfileInfo {
+        id: id.to_owned(),
+        name: s("name"),
+        status: s("status"),
+        size: rec.get("size").and_then(|v| v.parse().ok()),
+        format: s("format"),
+        error: s("error"),
+        job_id: s("job"),
+        uploaded: rec.get("uploaded").and_then(|v| v.parse().ok()),
+        producer: summary.as_ref().map(|m| m.producer.clone()),
+        functions: summary.as_ref().map(|m| m.functions),
+        total_calls: summary.as_ref().map(|m| m.total_calls),
+        primitive_calls: summary.as_ref().map(|m| m.primitive_calls),
+        total_time: summary.as_ref().map(|m| m.total_time),
+    }
+}
+
+/// Answer of `GET /api/profiles`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProfileList {
+    /// Oldest first.
+    profiles: Vec<ProfileInfo>,
 }
 
 /// This session's profiles, oldest first.
-#[utoipa::path(get, path = "/api/profiles", tag = "profiles", responses((status = 200, description = "Profiles of the session")))]
+#[utoipa::path(get, path = "/api/profiles", tag = "profiles", responses((status = 200, description = "Profiles of the session", body = ProfileList)))]
 pub async fn list(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -55,13 +92,13 @@ pub async fn list(
     } else {
         p.query_async(&mut conn).await?
     };
-    let profiles: Vec<Value> = ids
+    let profiles: Vec<ProfileInfo> = ids
         .iter()
         .zip(recs)
         .filter(|(_, r)| !r.is_empty())
-        .map(|(id, r)| profile_json(id, &r))
+        .map(|(id, r)| profile_info(id, &r))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"profiles": profiles})))
+    Ok(HttpResponse::Ok().json(ProfileList { profiles }))
 }
 
 /// Query of `GET /api/profiles/{id}`.
@@ -157,7 +194,7 @@ pub async fn get(
         .record(&state.store.keys().profile(&session.id, &id))
         .await?
         .ok_or(ApiError::NotFound("profile"))?;
-    let mut out = profile_json(&id, &rec);
+    let mut out = json!(profile_info(&id, &rec));
     if rec.get("status").map(String::as_str) == Some("ready") {
         if let Some(blob) = state.store.get_profile_blob(&session.id, &id).await? {
             let q = q.into_inner();

@@ -11,7 +11,7 @@ use crate::web::session::Session;
 use crate::web::AppState;
 
 /// Id prefix, created, expiry, counts, bytes, the upload limit, and the janitor's last run.
-#[utoipa::path(get, path = "/api/session-info", tag = "session", responses((status = 200, description = "Session figures")))]
+#[utoipa::path(get, path = "/api/session-info", tag = "session", responses((status = 200, description = "Session figures", body = SessionInfo)))]
 pub async fn info(
     state: web::Data<AppState>,
     session: web::ReqData<Session>,
@@ -47,21 +47,50 @@ pub async fn info(
         (cmp, jobs, janitor, sizes)
     };
     let bytes: u64 = sizes.iter().flatten().sum();
-    Ok(HttpResponse::Ok().json(json!({
-        "session_id": sid.get(..8).unwrap_or(sid),
-        "created": session.created,
-        "expires": session.idle_expires,
-        "expires_at_latest": session.expire_at,
-        "idle_ttl_secs": state.cfg.session_ttl_secs,
-        "now": now_secs(),
-        "profiles": ids.len(),
-        "comparisons": cmp,
-        "jobs": jobs,
-        "bytes": bytes,
-        // The UI refuses an oversized batch before sending it.
-        "max_upload_bytes": state.cfg.max_upload_bytes,
-        "janitor": if janitor.is_empty() { serde_json::Value::Null } else { json!(janitor) },
-    })))
+    Ok(HttpResponse::Ok().json(SessionInfo {
+        session_id: sid.get(..8).unwrap_or(sid).to_owned(),
+        created: session.created,
+        expires: session.idle_expires,
+        expires_at_latest: session.expire_at,
+        idle_ttl_secs: state.cfg.session_ttl_secs,
+        now: now_secs(),
+        profiles: ids.len(),
+        comparisons: cmp,
+        jobs,
+        bytes,
+        max_upload_bytes: state.cfg.max_upload_bytes,
+        janitor: (!janitor.is_empty()).then_some(janitor),
+    }))
+}
+
+/// Answer of `GET /api/session-info`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// The first 8 characters of the session id (never the whole secret).
+    session_id: String,
+    /// When the session began (unix seconds).
+    created: i64,
+    /// When it expires if idle (unix seconds; every request moves it on).
+    expires: i64,
+    /// When it expires however active it is (unix seconds).
+    expires_at_latest: i64,
+    /// The idle expiry in seconds.
+    idle_ttl_secs: u64,
+    /// The server's clock (unix seconds), to count down from.
+    now: i64,
+    /// Profiles in the session.
+    profiles: usize,
+    /// Comparisons in the session.
+    comparisons: u64,
+    /// Jobs in the session.
+    jobs: u64,
+    /// Bytes of the session's uploads.
+    bytes: u64,
+    /// The upload limit per request (the UI refuses an oversized batch before sending).
+    max_upload_bytes: u64,
+    /// The janitor's last run (`at` and counts), null before its first run.
+    #[schema(value_type = Option<Object>)]
+    janitor: Option<HashMap<String, i64>>,
 }
 
 /// Deletes this session's profiles, comparisons, jobs and files; keeps the session.
