@@ -7,7 +7,7 @@ import * as api from './api.js';
 import { buildTree, mergeTrees, renderFlame, NODE_CAP } from './flame.js';
 import { batchView, dropOnBatch, leaveBatch } from './batch.js';
 import {
-  h, fmtTime, fmtDelta, fmtSec, fmtInt, fmtSignedInt, fmtPct, fmtBytes, funcLabel, shortLabel, escapeRegex, debounce, fmtIn,
+  h, fmtTime, fmtDelta, fmtSec, fmtInt, fmtSignedInt, fmtPct, fmtBytes, funcLabel, shortLabel, escapeRegex, debounce, fmtIn, acceptDroppedFiles,
 } from './util.js';
 
 /** @typedef {import('./api.js').ProfileInfo} ProfileInfo */
@@ -179,18 +179,7 @@ function homeView() {
     input,
     uploadList,
   );
-  drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    drop.classList.add('dragging');
-  });
-  drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
-  drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    e.stopPropagation();
-    drop.classList.remove('dragging');
-    const files = e.dataTransfer?.files;
-    if (files && files.length) uploadFiles(files);
-  });
+  acceptDroppedFiles(drop, (files) => uploadFiles(files));
   profilesHost = h('section', { 'aria-labelledby': 'profiles-title', class: 'profiles' });
   main.replaceChildren(drop, profilesHost);
   refreshProfiles();

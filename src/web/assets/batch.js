@@ -5,7 +5,7 @@
 // #/batch composes a batch; #/batch/{id} shows one, so a reload reopens it.
 
 import * as api from './api.js';
-import { h, fmtTime, fmtDelta, fmtPct, fmtBytes, fmtInt, fmtP, fmtEffect, funcLabel, shortLabel } from './util.js';
+import { h, fmtTime, fmtDelta, fmtPct, fmtBytes, fmtInt, fmtP, fmtEffect, funcLabel, shortLabel, acceptDroppedFiles } from './util.js';
 
 /** @typedef {import('./api.js').BatchState} BatchState */
 /** @typedef {import('./api.js').BatchSummary} BatchSummary */
@@ -234,18 +234,7 @@ function composeView(main) {
     h('div', { role: 'alert' }, refused),
     list,
   );
-  drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    drop.classList.add('dragging');
-  });
-  drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
-  drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    e.stopPropagation();
-    drop.classList.remove('dragging');
-    const files = e.dataTransfer?.files;
-    if (files && files.length) addToCompose?.([...files]);
-  });
+  acceptDroppedFiles(drop, (files) => addToCompose?.(files));
   form.append(
     drop,
     counts,

@@ -161,3 +161,24 @@ export function fmtIn(secs) {
   if (secs < 172800) return `in ${Math.round(secs / 3600)} h`;
   return `in ${Math.round(secs / 86400)} days`;
 }
+
+/**
+ * Makes `zone` take files dragged from the desktop: highlighted while over it, `onFiles`
+ * called with what was dropped (the page itself must not open them).
+ * @param {HTMLElement} zone
+ * @param {(files: File[]) => void} onFiles
+ */
+export function acceptDroppedFiles(zone, onFiles) {
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    zone.classList.remove('dragging');
+    const files = e.dataTransfer?.files;
+    if (files && files.length) onFiles([...files]);
+  });
+}
