@@ -8,8 +8,6 @@
 //! of those ends they store the summary under `batch:{id}:data`. This module only creates
 //! the batch (with its comparison ids fixed up front) and reports on it.
 
-use std::path::PathBuf;
-
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::TryStreamExt;
@@ -21,7 +19,7 @@ use redis::AsyncCommands;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::upload::{admit, sanitize_name, save_field, stage_parse, NewProfile};
+use super::upload::{admit, remove_all, sanitize_name, save_field, stage_parses, Saved};
 use super::{check_id, new_id};
 use crate::web::archive;
 use crate::web::error::{ApiError, ApiResult};
@@ -37,20 +35,6 @@ enum Role {
     Candidate,
 }
 
-struct Saved {
-    id: String,
-    name: String,
-    path: PathBuf,
-    size: u64,
-    role: Role,
-}
-
-async fn remove_all(saved: &[Saved]) {
-    for s in saved {
-        let _ = tokio::fs::remove_file(&s.path).await;
-    }
-}
-
 /// Stores the dumps, queues their parse jobs and records the batch; 202
 /// `{"batch_id","profiles":[{"id","name","role","job_id"}]}`.
 #[utoipa::path(post, path = "/api/batches", tag = "batches", request_body(content_type = "multipart/form-data", description = "Fields `baseline`, `candidate`, `archive`"),responses((status = 202, description = "Batch accepted"), (status = 400, description = "Bad request", body = crate::web::error::ErrorBody), (status = 413, description = "Over the upload limit", body = crate::web::error::ErrorBody), (status = 415, description = "Unsupported file type", body = crate::web::error::ErrorBody), (status = 422, description = "Archive over the unpacked limits", body = crate::web::error::ErrorBody)))]
@@ -62,7 +46,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let limit = state.cfg.max_upload_bytes;
     let dir = admit(&req, &state, &session.id).await?;
-    let mut saved: Vec<Saved> = Vec::new();
+    let mut saved: Vec<Saved<Role>> = Vec::new();
     let mut total: u64 = 0;
     loop {
         let mut field = match payload.try_next().await {
@@ -225,35 +209,21 @@ pub async fn create(
             .map(|s| s.id.as_str())
             .collect()
     };
-    let mut out = Vec::with_capacity(saved.len());
-    let mut jobs = Vec::with_capacity(saved.len());
     let mut p = redis::pipe();
     p.atomic();
-    for (order, s) in saved.iter().enumerate() {
-        let job = stage_parse(
-            &mut p,
-            keys,
-            &session,
-            NewProfile {
-                id: &s.id,
-                name: &s.name,
-                path: &s.path,
-                size: s.size,
-            },
-            now,
-            order,
-            Some(&bid),
-        );
-        let role = if s.role == Role::Baseline {
-            "baseline"
-        } else {
-            "candidate"
-        };
-        out.push(
-            json!({"id": s.id, "name": s.name, "role": role, "job_id": job.job_id, "size": s.size}),
-        );
-        jobs.push(job);
-    }
+    let jobs = stage_parses(&mut p, keys, &session, &saved, now, Some(&bid));
+    let mut out: Vec<serde_json::Value> = saved
+        .iter()
+        .zip(&jobs)
+        .map(|(s, job)| {
+            let role = if s.role == Role::Baseline {
+                "baseline"
+            } else {
+                "candidate"
+            };
+            json!({"id": s.id, "name": s.name, "role": role, "job_id": job.job_id, "size": s.size})
+        })
+        .collect();
     // Comparison and job ids are fixed now so that whichever worker queues the compare
     // jobs (and any repeat of that step) uses the same ones.
     let comparisons: Vec<BatchComparison> = ids(Role::Candidate)
@@ -286,9 +256,7 @@ pub async fn create(
     .ignore()
     .zadd(keys.batches(sid), &bid, now)
     .ignore();
-    for idx in [keys.profiles(sid), keys.jobs(sid), keys.batches(sid)] {
-        p.expire_at(idx, session.expire_at).ignore();
-    }
+    p.expire_at(keys.batches(sid), session.expire_at).ignore();
     if let Err(e) = p.query_async::<()>(&mut state.store.conn()).await {
         remove_all(&saved).await;
         return Err(e.into());

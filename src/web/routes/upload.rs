@@ -43,14 +43,22 @@ fn extension_ok(name: &str) -> bool {
         .is_some_and(|(_, ext)| ACCEPTED.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
-struct Saved {
-    id: String,
-    name: String,
-    path: PathBuf,
-    size: u64,
+/// A dump this request stored on disk, not yet recorded in Redis.
+pub(super) struct Saved<R = ()> {
+    /// Profile id (also the file's name on disk).
+    pub id: String,
+    /// Sanitised display name.
+    pub name: String,
+    /// Where the bytes are.
+    pub path: PathBuf,
+    /// Bytes on disk.
+    pub size: u64,
+    /// Its role in a batch (`()` for a plain upload).
+    pub role: R,
 }
 
-async fn remove_all(saved: &[Saved]) {
+/// Removes the files of a request that is refused part-way.
+pub(super) async fn remove_all<R>(saved: &[Saved<R>]) {
     for s in saved {
         let _ = tokio::fs::remove_file(&s.path).await;
     }
@@ -198,6 +206,7 @@ pub async fn upload(
             name,
             path,
             size,
+            role: (),
         });
     }
     if saved.is_empty() {
@@ -207,39 +216,21 @@ pub async fn upload(
     }
 
     let keys = state.store.keys();
-    let sid = &*session.id;
     let now = now_millis();
-    let mut out = Vec::with_capacity(saved.len());
-    let mut jobs = Vec::with_capacity(saved.len());
     let mut p = redis::pipe();
     p.atomic();
-    for (order, s) in saved.iter().enumerate() {
-        let job = stage_parse(
-            &mut p,
-            keys,
-            &session,
-            NewProfile {
-                id: &s.id,
-                name: &s.name,
-                path: &s.path,
-                size: s.size,
-            },
-            now,
-            order,
-            None,
-        );
-        out.push(Uploaded {
+    let jobs = stage_parses(&mut p, keys, &session, &saved, now, None);
+    let out = saved
+        .iter()
+        .zip(&jobs)
+        .map(|(s, job)| Uploaded {
             id: s.id.clone(),
             name: s.name.clone(),
             job_id: job.job_id.clone(),
             status: "queued",
             size: s.size,
-        });
-        jobs.push(job);
-    }
-    for idx in [keys.profiles(sid), keys.jobs(sid)] {
-        p.expire_at(idx, session.expire_at).ignore();
-    }
+        })
+        .collect();
     if let Err(e) = p.query_async::<()>(&mut state.store.conn()).await {
         remove_all(&saved).await;
         return Err(e.into());
@@ -272,77 +263,71 @@ pub struct Uploaded {
     size: u64,
 }
 
-/// A dump just stored on disk, about to get its profile record.
-pub(super) struct NewProfile<'a> {
-    /// Profile id (also the file's name on disk).
-    pub id: &'a str,
-    /// Sanitised display name.
-    pub name: &'a str,
-    /// Where the bytes are.
-    pub path: &'a Path,
-    /// Bytes on disk.
-    pub size: u64,
-}
-
-/// Adds a stored dump's profile record and its parse job's status record, with their
-/// session indexes, to `p` (`order`: its place in the request); the returned job is
-/// queued once `p` has run. Uploads and batches both come through here.
-pub(super) fn stage_parse(
+/// Adds, for each stored dump, its profile record and its parse job's status record, with
+/// the session's indexes, to `p`; returns the parse jobs to queue once `p` has run.
+/// Uploads and batches both come through here.
+pub(super) fn stage_parses<R>(
     p: &mut redis::Pipeline,
     keys: &Keyspace,
     session: &Session,
-    dump: NewProfile<'_>,
+    saved: &[Saved<R>],
     now: i64,
-    order: usize,
     batch: Option<&str>,
-) -> ParseJob {
+) -> Vec<ParseJob> {
     let sid = &*session.id;
-    let job_id = new_id();
-    let pkey = keys.profile(sid, dump.id);
-    let jkey = keys.job(sid, &job_id);
-    let mut fields = vec![
-        ("name", dump.name.to_owned()),
-        ("size", dump.size.to_string()),
-        ("status", "queued".into()),
-        ("format", String::new()),
-        ("error", String::new()),
-        ("job", job_id.clone()),
-        ("uploaded", now.to_string()),
-        ("path", dump.path.display().to_string()),
-    ];
-    if let Some(b) = batch {
-        fields.push(("batch", b.to_owned()));
+    let mut jobs = Vec::with_capacity(saved.len());
+    for (order, dump) in saved.iter().enumerate() {
+        let job_id = new_id();
+        let pkey = keys.profile(sid, &dump.id);
+        let jkey = keys.job(sid, &job_id);
+        let mut fields = vec![
+            ("name", dump.name.clone()),
+            ("size", dump.size.to_string()),
+            ("status", "queued".into()),
+            ("format", String::new()),
+            ("error", String::new()),
+            ("job", job_id.clone()),
+            ("uploaded", now.to_string()),
+            ("path", dump.path.display().to_string()),
+        ];
+        if let Some(b) = batch {
+            fields.push(("batch", b.to_owned()));
+        }
+        p.hset_multiple(&pkey, &fields)
+            .ignore()
+            .expire_at(&pkey, session.expire_at)
+            .ignore()
+            // Same-millisecond uploads keep their request order.
+            .zadd(keys.profiles(sid), &dump.id, now + order as i64)
+            .ignore()
+            .hset_multiple(
+                &jkey,
+                &[
+                    ("kind", "parse"),
+                    ("status", "queued"),
+                    ("error", ""),
+                    ("target", dump.id.as_str()),
+                ],
+            )
+            .ignore()
+            .expire_at(&jkey, session.expire_at)
+            .ignore()
+            .zadd(keys.jobs(sid), &job_id, now)
+            .ignore();
+        jobs.push(ParseJob {
+            session: sid.to_string(),
+            profile_id: dump.id.clone(),
+            job_id,
+            path: dump.path.clone(),
+            name: dump.name.clone(),
+            expire_at: session.expire_at,
+            batch: batch.map(str::to_owned),
+        });
     }
-    p.hset_multiple(&pkey, &fields)
-        .ignore()
-        .expire_at(&pkey, session.expire_at)
-        .ignore()
-        // Same-millisecond uploads keep their request order.
-        .zadd(keys.profiles(sid), dump.id, now + order as i64)
-        .ignore()
-        .hset_multiple(
-            &jkey,
-            &[
-                ("kind", "parse"),
-                ("status", "queued"),
-                ("error", ""),
-                ("target", dump.id),
-            ],
-        )
-        .ignore()
-        .expire_at(&jkey, session.expire_at)
-        .ignore()
-        .zadd(keys.jobs(sid), &job_id, now)
-        .ignore();
-    ParseJob {
-        session: sid.to_string(),
-        profile_id: dump.id.to_owned(),
-        job_id,
-        path: dump.path.to_path_buf(),
-        name: dump.name.to_owned(),
-        expire_at: session.expire_at,
-        batch: batch.map(str::to_owned),
+    for idx in [keys.profiles(sid), keys.jobs(sid)] {
+        p.expire_at(idx, session.expire_at).ignore();
     }
+    jobs
 }
 
 #[cfg(test)]
