@@ -275,20 +275,7 @@ pub async fn handle_parse(
     worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
-    let current = CurrentJob::start(ctx, "parse", &job.job_id, worker.name()).await;
-    let outcome = parse_and_advance(&job, ctx, worker.name()).await;
-    current.end().await;
-    outcome
-}
-
-async fn parse_and_advance(
-    job: &ParseJob,
-    ctx: &JobContext,
-    worker: &str,
-) -> Result<(), BoxDynError> {
     let key = ctx.store.keys().profile(&job.session, &job.profile_id);
-    let started = std::time::Instant::now();
-    let result = with_retries("parse", Some(ctx), || run_parse(job, ctx)).await;
     let ended = Ended {
         kind: "parse",
         session: &job.session,
@@ -296,17 +283,41 @@ async fn parse_and_advance(
         target: &job.profile_id,
         target_key: &key,
         expire_at: job.expire_at,
-        worker,
+        worker: worker.name(),
     };
-    let outcome = finish(ctx, &ended, (result, started)).await;
-    if let (Some(bid), true) = (&job.batch, is_final(&outcome)) {
-        let step = || batch::parse_ended(ctx, &job.session, bid, &job.profile_id, job.expire_at);
+    let run = || run_parse(&job, ctx);
+    run_to_end(ctx, ended, job.batch.as_deref(), run, batch::parse_ended).await
+}
+
+/// What both handlers do around their own work: show the job as running, run it with
+/// retries, record how it ended, and, when it ended for good and belongs to a batch,
+/// move the batch on (`advance` gets the session, batch, target and expiry).
+async fn run_to_end<'a, R, RF, A, AF>(
+    ctx: &'a JobContext,
+    ended: Ended<'a>,
+    batch: Option<&'a str>,
+    run: R,
+    advance: A,
+) -> Result<(), BoxDynError>
+where
+    R: FnMut() -> RF,
+    RF: std::future::Future<Output = Result<(), JobError>>,
+    A: Fn(&'a JobContext, &'a str, &'a str, &'a str, i64) -> AF,
+    AF: std::future::Future<Output = Result<(), JobError>>,
+{
+    let current = CurrentJob::start(ctx, ended.kind, ended.job_id, ended.worker).await;
+    let started = std::time::Instant::now();
+    let result = with_retries(ended.kind, Some(ctx), run).await;
+    let mut outcome = finish(ctx, &ended, (result, started)).await;
+    if let (Some(bid), true) = (batch, is_final(&outcome)) {
+        let step = || advance(ctx, ended.session, bid, ended.target, ended.expire_at);
         if let Err(e) = with_retries("batch", None, step).await {
             // Not an AbortError: apalis delivers the job again and the step is repeated.
             tracing::error!(batch = %bid, error = %e, "could not advance the batch");
-            return Err(Box::new(e));
+            outcome = Err(Box::new(e));
         }
     }
+    current.end().await;
     outcome
 }
 
@@ -374,23 +385,10 @@ pub async fn handle_compare(
     worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
-    let current = CurrentJob::start(ctx, "compare", &job.job_id, worker.name()).await;
-    let outcome = compare_and_advance(&job, ctx, worker.name()).await;
-    current.end().await;
-    outcome
-}
-
-async fn compare_and_advance(
-    job: &CompareJob,
-    ctx: &JobContext,
-    worker: &str,
-) -> Result<(), BoxDynError> {
     let key = ctx
         .store
         .keys()
         .comparison(&job.session, &job.comparison_id);
-    let started = std::time::Instant::now();
-    let result = with_retries("compare", Some(ctx), || run_compare(job, ctx)).await;
     let ended = Ended {
         kind: "compare",
         session: &job.session,
@@ -398,18 +396,10 @@ async fn compare_and_advance(
         target: &job.comparison_id,
         target_key: &key,
         expire_at: job.expire_at,
-        worker,
+        worker: worker.name(),
     };
-    let outcome = finish(ctx, &ended, (result, started)).await;
-    if let (Some(bid), true) = (&job.batch, is_final(&outcome)) {
-        let step =
-            || batch::compare_ended(ctx, &job.session, bid, &job.comparison_id, job.expire_at);
-        if let Err(e) = with_retries("batch", None, step).await {
-            tracing::error!(batch = %bid, error = %e, "could not advance the batch");
-            return Err(Box::new(e));
-        }
-    }
-    outcome
+    let run = || run_compare(&job, ctx);
+    run_to_end(ctx, ended, job.batch.as_deref(), run, batch::compare_ended).await
 }
 
 async fn run_compare(job: &CompareJob, ctx: &JobContext) -> Result<(), JobError> {
