@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::upload::{admit, remove_all, sanitize_name, save_field, stage_parses, Saved};
-use super::{check_id, new_id};
+use super::{new_id, owned_record};
 use crate::web::archive;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
@@ -313,14 +313,9 @@ pub async fn get(
     id: web::Path<String>,
     q: web::Query<BatchQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "batch")?;
     let keys = state.store.keys();
     let sid = &*session.id;
-    let rec = state
-        .store
-        .record(&keys.batch(sid, &id))
-        .await?
-        .ok_or(ApiError::NotFound("batch"))?;
+    let rec = owned_record(&state, "batch", &id, &keys.batch(sid, &id)).await?;
     let plan = BatchPlan::of(&rec);
     let cmp_of: std::collections::HashMap<&str, &BatchComparison> = plan
         .comparisons

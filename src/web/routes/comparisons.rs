@@ -11,7 +11,7 @@ use profdiff_workers::store::{codec, now_millis};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{check_id, new_id};
+use super::{new_id, owned_record};
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
 use crate::web::AppState;
@@ -35,12 +35,7 @@ pub async fn create(
     let keys = state.store.keys();
     let sid = &*session.id;
     for (role, pid) in [("baseline", &body.baseline), ("candidate", &body.candidate)] {
-        check_id(pid, "profile")?;
-        let rec = state
-            .store
-            .record(&keys.profile(sid, pid))
-            .await?
-            .ok_or(ApiError::NotFound("profile"))?;
+        let rec = owned_record(&state, "profile", pid, &keys.profile(sid, pid)).await?;
         if rec.get("status").map(String::as_str) == Some("failed") {
             return Err(ApiError::Unprocessable(format!(
                 "the {role} profile could not be parsed: {}",
@@ -220,13 +215,14 @@ pub async fn get(
     id: web::Path<String>,
     query: web::Query<ViewQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "comparison")?;
     let sid = &*session.id;
-    let rec = state
-        .store
-        .record(&state.store.keys().comparison(sid, &id))
-        .await?
-        .ok_or(ApiError::NotFound("comparison"))?;
+    let rec = owned_record(
+        &state,
+        "comparison",
+        &id,
+        &state.store.keys().comparison(sid, &id),
+    )
+    .await?;
     let status = rec.get("status").cloned().unwrap_or_default();
     match status.as_str() {
         "done" => {}

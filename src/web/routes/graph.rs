@@ -14,7 +14,7 @@ use profdiff_workers::profile::Profile;
 use profdiff_workers::store::codec;
 use serde_json::{json, Value};
 
-use super::check_id;
+use super::owned_record;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
 use crate::web::AppState;
@@ -69,12 +69,13 @@ pub async fn get(
     session: web::ReqData<Session>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "profile")?;
-    let rec = state
-        .store
-        .record(&state.store.keys().profile(&session.id, &id))
-        .await?
-        .ok_or(ApiError::NotFound("profile"))?;
+    let rec = owned_record(
+        &state,
+        "profile",
+        &id,
+        &state.store.keys().profile(&session.id, &id),
+    )
+    .await?;
     if rec.get("status").map(String::as_str) != Some("ready") {
         return Err(ApiError::Unprocessable(format!(
             "profile is {}, not ready",
@@ -104,13 +105,14 @@ pub async fn comparison_summary(
     session: web::ReqData<Session>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "comparison")?;
     let sid = &*session.id;
-    let rec = state
-        .store
-        .record(&state.store.keys().comparison(sid, &id))
-        .await?
-        .ok_or(ApiError::NotFound("comparison"))?;
+    let rec = owned_record(
+        &state,
+        "comparison",
+        &id,
+        &state.store.keys().comparison(sid, &id),
+    )
+    .await?;
     if rec.get("status").map(String::as_str) != Some("done") {
         return Err(ApiError::Unprocessable("comparison is not ready".into()));
     }

@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::check_id;
-use crate::web::error::{ApiError, ApiResult};
+use super::owned_record;
+use crate::web::error::ApiResult;
 use crate::web::session::Session;
 use crate::web::AppState;
 
@@ -30,12 +30,8 @@ pub async fn get(
     session: web::ReqData<Session>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "job")?;
-    let mut rec = state
-        .store
-        .record(&state.store.keys().job(&session.id, &id))
-        .await?
-        .ok_or(ApiError::NotFound("job"))?;
+    let key = state.store.keys().job(&session.id, &id);
+    let mut rec = owned_record(&state, "job", &id, &key).await?;
     Ok(HttpResponse::Ok().json(JobInfo {
         id: id.into_inner(),
         kind: rec.remove("kind"),

@@ -12,8 +12,26 @@ pub mod ui;
 pub mod upload;
 
 use profdiff_workers::keyspace::is_valid_id;
+use profdiff_workers::store::Record;
 
 use super::error::ApiError;
+use super::AppState;
+
+/// The record of `what` named `id`, stored under `key` in the caller's session; 404 for
+/// a malformed id and for one that is not there (another session's ids included).
+pub async fn owned_record(
+    state: &AppState,
+    what: &'static str,
+    id: &str,
+    key: &str,
+) -> Result<Record, ApiError> {
+    check_id(id, what)?;
+    state
+        .store
+        .record(key)
+        .await?
+        .ok_or(ApiError::NotFound(what))
+}
 
 /// Ids from the path are checked before they reach a Redis key; a malformed id is as
 /// unknown as another session's.

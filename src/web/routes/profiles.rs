@@ -8,7 +8,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::check_id;
+use super::owned_record;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
 use crate::web::AppState;
@@ -188,12 +188,13 @@ pub async fn get(
     id: web::Path<String>,
     q: web::Query<DetailQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "profile")?;
-    let rec = state
-        .store
-        .record(&state.store.keys().profile(&session.id, &id))
-        .await?
-        .ok_or(ApiError::NotFound("profile"))?;
+    let rec = owned_record(
+        &state,
+        "profile",
+        &id,
+        &state.store.keys().profile(&session.id, &id),
+    )
+    .await?;
     let mut out = json!(profile_info(&id, &rec));
     if rec.get("status").map(String::as_str) == Some("ready") {
         if let Some(blob) = state.store.get_profile_blob(&session.id, &id).await? {
@@ -222,12 +223,9 @@ pub async fn delete(
     session: web::ReqData<Session>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id, "profile")?;
     let keys = state.store.keys();
     let key = keys.profile(&session.id, &id);
-    if state.store.record(&key).await?.is_none() {
-        return Err(ApiError::NotFound("profile"));
-    }
+    owned_record(&state, "profile", &id, &key).await?;
     let mut p = redis::pipe();
     p.atomic()
         .del(&key)
