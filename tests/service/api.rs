@@ -114,7 +114,7 @@ async fn session_persists_and_clear_empties_it() {
     let srv = env.start("serve", &[]);
     let c = user("persist");
     let (_, first) = get_json(&c, &srv.url("/api/session-info")).await;
-    upload_pair(&c, &srv, "recursion").await;
+    let (a, b) = upload_pair(&c, &srv, "recursion").await;
     wait_parsed(&c, &srv, 2).await;
     let (_, again) = get_json(&c, &srv.url("/api/session-info")).await;
     assert_eq!(first["session_id"], again["session_id"]);
@@ -128,16 +128,6 @@ async fn session_persists_and_clear_empties_it() {
     let (_, v) = get_json(&other, &srv.url("/api/profiles")).await;
     assert_eq!(v["profiles"].as_array().map(Vec::len), Some(0));
     // A comparison read once (so this process holds it decoded) is gone after clear.
-    let (a, b) = {
-        let (_, v) = get_json(&c, &srv.url("/api/profiles")).await;
-        let ids: Vec<String> = v["profiles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["id"].as_str().map(String::from))
-            .collect();
-        (ids[0].clone(), ids[1].clone())
-    };
     let (cid, _) = compare(&c, &srv, &a, &b).await;
     // Clear removes profiles and the session's files, keeps the session.
     let res = c.post(srv.url("/api/clear")).send().await.unwrap();
