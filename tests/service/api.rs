@@ -348,6 +348,32 @@ async fn comparisons_match_expected_documents() {
             stored, expected,
             "{pair}: stored blob differs from Python's"
         );
+        // The summary counts every row of that same document.
+        let rows = expected["functions"].as_array().unwrap();
+        let count = |st: &str| rows.iter().filter(|r| r["status"] == st).count();
+        let max_abs = rows
+            .iter()
+            .map(|r| r["delta"]["tt"].as_f64().unwrap().abs())
+            .fold(0.0, f64::max);
+        for server in [&srv, &uncached] {
+            let (st, sum) =
+                get_json(&c, &server.url(&format!("/api/comparisons/{cid}/summary"))).await;
+            assert_eq!(st, StatusCode::OK);
+            assert_eq!(
+                sum,
+                serde_json::json!({
+                    "rows": rows.len(),
+                    "added": count("added"),
+                    "removed": count("removed"),
+                    "changed": count("changed"),
+                    "unchanged": count("unchanged"),
+                    "max_abs_delta_tt": max_abs,
+                    "baseline": expected["baseline"],
+                    "candidate": expected["candidate"],
+                }),
+                "{pair}"
+            );
+        }
         // Server-side view: paging, filtering, CSV.
         let (st, v) = get_json(
             &c,
