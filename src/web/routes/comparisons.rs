@@ -199,12 +199,25 @@ impl ViewQuery {
     }
 }
 
-/// Where a read finds the comparison.
-enum Source {
-    /// Already decoded in this process.
-    Decoded(Arc<Comparison>),
-    /// The stored blob, to decode.
-    Stored(Vec<u8>),
+/// A done comparison of this session, decoded: from this process's cache, else from its
+/// stored blob (decoded off the async threads, then kept in the cache). Call it only
+/// after the comparison's record was found in `sid`'s namespace: that proves it is the
+/// caller's, which the cache alone cannot.
+pub async fn load_comparison(state: &AppState, sid: &str, id: &str) -> ApiResult<Arc<Comparison>> {
+    if let Some(cmp) = state.store.cached_comparison(sid, id) {
+        return Ok(cmp);
+    }
+    let blob = state
+        .store
+        .get_comparison_blob(sid, id)
+        .await?
+        .ok_or(ApiError::NotFound("comparison"))?;
+    let cmp = web::block(move || codec::decode::<Comparison>(&blob))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cmp = Arc::new(cmp);
+    state.store.remember_comparison(sid, id, cmp.clone());
+    Ok(cmp)
 }
 
 /// The stored result (202 with the job status while it is not ready).
@@ -242,30 +255,9 @@ pub async fn get(
         }
     }
     let opts = query.options()?;
-    // The record above proved the comparison is this session's: only now may the
-    // process cache answer.
-    let source = match state.store.cached_comparison(sid, &id) {
-        Some(cmp) => Source::Decoded(cmp),
-        None => Source::Stored(
-            state
-                .store
-                .get_comparison_blob(sid, &id)
-                .await?
-                .ok_or(ApiError::NotFound("comparison"))?,
-        ),
-    };
+    let cmp = load_comparison(&state, sid, &id).await?;
     let want_csv = query.format.as_deref() == Some("csv");
-    let store = state.store.clone();
-    let (sid_owned, cid) = (sid.to_owned(), id.to_string());
     let (total_rows, doc, csv) = web::block(move || -> Result<(usize, Value, Vec<u8>), String> {
-        let cmp = match source {
-            Source::Decoded(cmp) => cmp,
-            Source::Stored(blob) => {
-                let cmp = Arc::new(codec::decode::<Comparison>(&blob).map_err(|e| e.to_string())?);
-                store.remember_comparison(&sid_owned, &cid, cmp.clone());
-                cmp
-            }
-        };
         let view = cmp.view(&opts);
         let mut csv = Vec::new();
         if want_csv {

@@ -9,11 +9,12 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
-use profdiff_workers::jobs::engine::Comparison;
+use profdiff_workers::jobs::engine::Status;
 use profdiff_workers::profile::Profile;
 use profdiff_workers::store::codec;
 use serde_json::{json, Value};
 
+use super::comparisons::load_comparison;
 use super::owned_record;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::session::Session;
@@ -116,53 +117,31 @@ pub async fn comparison_summary(
     if rec.get("status").map(String::as_str) != Some("done") {
         return Err(ApiError::Unprocessable("comparison is not ready".into()));
     }
-    let blob = state
-        .store
-        .get_comparison_blob(sid, &id)
-        .await?
-        .ok_or(ApiError::NotFound("comparison"))?;
-    let out = web::block(move || -> Result<Value, String> {
-        let cmp: Comparison = codec::decode(&blob).map_err(|e| e.to_string())?;
-        // Through JSON so this reads the contract's field names, whatever the engine's
-        // Rust types look like.
-        let doc = serde_json::to_value(&cmp).map_err(|e| e.to_string())?;
-        let (mut added, mut removed, mut changed, mut unchanged, mut max_abs) =
-            (0u64, 0u64, 0u64, 0u64, 0f64);
-        let rows = doc
-            .get("functions")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for r in rows {
-            match r.get("status").and_then(Value::as_str) {
-                Some("added") => added += 1,
-                Some("removed") => removed += 1,
-                Some("unchanged") => unchanged += 1,
-                _ => changed += 1,
-            }
-            let d = r
-                .pointer("/delta/tt")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0)
-                .abs();
-            if d.is_finite() && d > max_abs {
-                max_abs = d;
-            }
+    let cmp = load_comparison(&state, sid, &id).await?;
+    let (mut added, mut removed, mut changed, mut unchanged, mut max_abs) =
+        (0u64, 0u64, 0u64, 0u64, 0f64);
+    for r in &cmp.functions {
+        match r.status {
+            Status::Added => added += 1,
+            Status::Removed => removed += 1,
+            Status::Unchanged => unchanged += 1,
+            Status::Changed => changed += 1,
         }
-        Ok(json!({
-            "rows": rows.len(),
-            "added": added,
-            "removed": removed,
-            "changed": changed,
-            "unchanged": unchanged,
-            "max_abs_delta_tt": max_abs,
-            "baseline": doc.get("baseline"),
-            "candidate": doc.get("candidate"),
-        }))
-    })
-    .await?
-    .map_err(ApiError::Internal)?;
-    Ok(HttpResponse::Ok().json(out))
+        let d = r.delta.tt.abs();
+        if d.is_finite() && d > max_abs {
+            max_abs = d;
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "rows": cmp.functions.len(),
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "unchanged": unchanged,
+        "max_abs_delta_tt": max_abs,
+        "baseline": cmp.baseline,
+        "candidate": cmp.candidate,
+    })))
 }
 
 #[cfg(test)]
